@@ -1,0 +1,23 @@
+"""The q cluster's standing schedule: the engine's one-minute watchdog.
+
+The escalation engine runs as a ticker task that holds a lease and enqueues
+its successor (see escalation/ticker.py). This Schedule restarts the ticker
+when its lease has expired, for example after the cluster was killed.
+"""
+
+WATCHDOG_FUNC = "escalation.ticker.watchdog"
+WATCHDOG_NAME = "Escalation engine watchdog"
+
+
+def ensure_schedules(**kwargs) -> None:
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name=WATCHDOG_NAME,
+        defaults={
+            "func": WATCHDOG_FUNC,
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
+    )

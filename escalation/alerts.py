@@ -1,0 +1,198 @@
+"""The alert lifecycle: raise (with deduplication), acknowledge, resolve.
+
+Every state change is a conditional UPDATE on the alert's current status, so
+an acknowledgement and an escalation step can never both win, and each lands
+on the alert's timeline with who did it and when.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from accounts.models import User
+from escalation import policies
+from escalation.models import (
+    ACTIVE_STATUSES,
+    Alert,
+    AlertEvent,
+    AlertStatus,
+    EventKind,
+    Notification,
+    NotificationStatus,
+    Severity,
+)
+from groups.models import Group
+
+
+@dataclass
+class AlertInput:
+    """What a caller knows about a new alert, whatever sent it."""
+
+    summary: str
+    dedup_key: str
+    severity: str = Severity.ERROR
+    details: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+    labels: dict[str, Any] = field(default_factory=dict)
+    links: list[dict[str, Any]] = field(default_factory=list)
+
+
+def record(
+    alert: Alert,
+    kind: str,
+    message: str,
+    at: datetime,
+    actor: User | None = None,
+    actor_label: str = "",
+    notification: Notification | None = None,
+) -> AlertEvent:
+    """Add an entry to the alert's timeline."""
+    return AlertEvent.objects.create(
+        alert=alert,
+        kind=kind,
+        message=message,
+        at=at,
+        actor=actor,
+        actor_label=actor_label,
+        notification=notification,
+    )
+
+
+def find_active(integration_id: int | None, dedup_key: str) -> Alert | None:
+    return (
+        Alert.objects.filter(
+            integration_id=integration_id, dedup_key=dedup_key, status__in=ACTIVE_STATUSES
+        )
+        .order_by("-id")
+        .first()
+    )
+
+
+@transaction.atomic
+def raise_alert(
+    group: Group,
+    data: AlertInput,
+    now: datetime,
+    integration_id: int | None = None,
+    actor_label: str = "",
+) -> tuple[Alert, bool]:
+    """Open an alert, or count a duplicate of the active one with the same key.
+
+    Returns the alert and whether it was created. Safe under concurrent calls:
+    the database allows one active alert per integration and dedup key, and
+    the loser of a race becomes a duplicate.
+    """
+    existing = find_active(integration_id, data.dedup_key)
+    if existing is not None:
+        return _count_duplicate(existing, now, actor_label), False
+    policy = group.escalation_policy
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(
+                group=group,
+                integration_id=integration_id,
+                summary=data.summary[:1024],
+                details=data.details,
+                severity=data.severity,
+                source=data.source[:255],
+                dedup_key=data.dedup_key,
+                labels=data.labels,
+                links=data.links,
+                created_at=now,
+                last_event_at=now,
+                policy_snapshot=policies.snapshot(policy),
+                next_action_at=now,
+            )
+    except IntegrityError:
+        existing = find_active(integration_id, data.dedup_key)
+        if existing is None:
+            raise
+        return _count_duplicate(existing, now, actor_label), False
+    record(
+        alert, EventKind.CREATED, f"Alert created: {alert.summary}", now, actor_label=actor_label
+    )
+    plan = alert.policy_snapshot
+    if policy is None:
+        record(
+            alert,
+            EventKind.INFO,
+            f"{group.name} has no escalation policy; following the built-in default.",
+            now,
+        )
+    record(
+        alert,
+        EventKind.INFO,
+        f"Escalation started with policy {plan['name']!r} (version {plan['version']}).",
+        now,
+    )
+    return alert, True
+
+
+def _count_duplicate(alert: Alert, now: datetime, actor_label: str) -> Alert:
+    Alert.objects.filter(pk=alert.pk).update(
+        duplicate_count=F("duplicate_count") + 1, last_event_at=now
+    )
+    alert.refresh_from_db(fields=["duplicate_count", "last_event_at"])
+    record(
+        alert,
+        EventKind.DUPLICATE,
+        f"Duplicate received ({alert.duplicate_count} so far); no new alert opened.",
+        now,
+        actor_label=actor_label,
+    )
+    return alert
+
+
+def _cancel_pending(alert: Alert, reason: str) -> int:
+    return Notification.objects.filter(alert=alert, status=NotificationStatus.PENDING).update(
+        status=NotificationStatus.CANCELLED, error=reason
+    )
+
+
+@transaction.atomic
+def acknowledge(
+    alert: Alert, now: datetime, by: User | None = None, actor_label: str = "", via: str = ""
+) -> bool:
+    """Stop the escalation. False if the alert was not open (already acked or resolved)."""
+    won = Alert.objects.filter(pk=alert.pk, status=AlertStatus.OPEN).update(
+        status=AlertStatus.ACKNOWLEDGED,
+        acknowledged_at=now,
+        acknowledged_by=by,
+        next_action_at=None,
+        last_event_at=now,
+    )
+    if not won:
+        return False
+    cancelled = _cancel_pending(alert, "alert acknowledged")
+    alert.refresh_from_db()
+    message = "Acknowledged" + (f" via {via}" if via else "") + "; escalation stopped"
+    if cancelled:
+        message += f", {cancelled} pending notification(s) cancelled"
+    record(alert, EventKind.ACKNOWLEDGED, message + ".", now, actor=by, actor_label=actor_label)
+    return True
+
+
+@transaction.atomic
+def resolve(
+    alert: Alert, now: datetime, by: User | None = None, actor_label: str = "", via: str = ""
+) -> bool:
+    """Close the alert. False if it was already resolved."""
+    won = Alert.objects.filter(pk=alert.pk, status__in=ACTIVE_STATUSES).update(
+        status=AlertStatus.RESOLVED,
+        resolved_at=now,
+        resolved_by=by,
+        next_action_at=None,
+        last_event_at=now,
+    )
+    if not won:
+        return False
+    cancelled = _cancel_pending(alert, "alert resolved")
+    alert.refresh_from_db()
+    message = "Resolved" + (f" via {via}" if via else "")
+    if cancelled:
+        message += f"; {cancelled} pending notification(s) cancelled"
+    record(alert, EventKind.RESOLVED, message + ".", now, actor=by, actor_label=actor_label)
+    return True

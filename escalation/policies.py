@@ -1,0 +1,102 @@
+"""Escalation policies as frozen plans, and the pure arithmetic of moving through them.
+
+An alert's escalation follows a snapshot of its group's policy taken when the
+escalation starts. The functions here take that snapshot and a position and
+say what comes next; they read no database and no clock, so the engine and
+its tests agree by construction.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from escalation.models import EscalationPolicy, StepTarget
+
+Snapshot = dict[str, Any]
+
+# Followed when a group has no policy of its own: Primary, then Secondary
+# after 5 minutes, then Manager after 10 more.
+DEFAULT_POLICY_NAME = "Default (Primary, Secondary, Manager)"
+DEFAULT_STEPS: list[dict[str, Any]] = [
+    {"target": StepTarget.PRIMARY, "wait_minutes": 5},
+    {"target": StepTarget.SECONDARY, "wait_minutes": 10},
+    {"target": StepTarget.MANAGER, "wait_minutes": 10},
+]
+
+
+def _step(
+    target: str,
+    channels: list[str],
+    retries: int,
+    retry_interval_minutes: int,
+    wait_minutes: int,
+) -> dict[str, Any]:
+    return {
+        "target": str(target),
+        "channels": list(channels),
+        "retries": retries,
+        "retry_interval": retry_interval_minutes * 60,
+        "wait": wait_minutes * 60,
+    }
+
+
+def snapshot(policy: EscalationPolicy | None) -> Snapshot:
+    """Freeze a policy (or the built-in default) into a plain dict."""
+    if policy is None:
+        return {
+            "policy_id": None,
+            "name": DEFAULT_POLICY_NAME,
+            "version": 1,
+            "repeat_count": 0,
+            "steps": [
+                _step(s["target"], ["email", "sms"], 0, 0, s["wait_minutes"]) for s in DEFAULT_STEPS
+            ],
+        }
+    return {
+        "policy_id": policy.pk,
+        "name": policy.name,
+        "version": policy.version,
+        "repeat_count": policy.repeat_count,
+        "steps": [
+            _step(s.target, s.channels, s.retries, s.retry_interval_minutes, s.wait_minutes)
+            for s in policy.steps.order_by("position", "id")
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where an escalation stands: which round, which step, which retry."""
+
+    round: int
+    step: int
+    attempt: int
+
+
+def after(plan: Snapshot, pos: Position, due: datetime) -> tuple[Position, datetime] | None:
+    """The position and due time that follow `pos` (fired at `due`), or None when done."""
+    step = plan["steps"][pos.step]
+    if pos.attempt < step["retries"]:
+        return Position(pos.round, pos.step, pos.attempt + 1), due + timedelta(
+            seconds=step["retry_interval"]
+        )
+    return next_step(plan, pos, due + timedelta(seconds=step["wait"]))
+
+
+def next_step(plan: Snapshot, pos: Position, at: datetime) -> tuple[Position, datetime] | None:
+    """The first attempt of the step after `pos`, starting at `at`, or None when done."""
+    if pos.step + 1 < len(plan["steps"]):
+        return Position(pos.round, pos.step + 1, 0), at
+    if pos.round < plan["repeat_count"]:
+        return Position(pos.round + 1, 0, 0), at
+    return None
+
+
+def describe_step(plan: Snapshot, pos: Position) -> str:
+    step = plan["steps"][pos.step]
+    text = f"step {pos.step + 1} ({StepTarget(step['target']).label})"
+    if step["retries"]:
+        text += f", attempt {pos.attempt + 1} of {step['retries'] + 1}"
+    if plan["repeat_count"]:
+        text += f", round {pos.round + 1} of {plan['repeat_count'] + 1}"
+    return text

@@ -1,0 +1,127 @@
+"""The ticker: the q-cluster task that drives the engine every second.
+
+One ticker runs at a time, holding a lease row. It loops for about 20 seconds,
+each second firing due escalation steps and dispatching due notifications,
+renewing its lease; then it releases the lease and enqueues its successor.
+A one-minute watchdog Schedule (alertops/qcluster.py) starts a new ticker
+whenever the lease has expired, so a killed cluster recovers by itself.
+"""
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Q
+from django_q.tasks import async_task
+
+from alertops.lib import clock
+from escalation import dispatch, engine
+from escalation.models import EngineLease
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "engine"
+LEASE_TTL = timedelta(seconds=10)
+RUN_SECONDS = 20
+TICK_SECONDS = 1.0
+
+
+def acquire(holder: str, now: datetime, ttl: timedelta = LEASE_TTL) -> bool:
+    """Take the lease if it is free or expired (or already ours)."""
+    taken = (
+        EngineLease.objects.filter(name=LEASE_NAME)
+        .filter(Q(expires_at__lte=now) | Q(holder=holder))
+        .update(holder=holder, expires_at=now + ttl, acquired_at=now)
+    )
+    if taken:
+        return True
+    if EngineLease.objects.filter(name=LEASE_NAME).exists():
+        return False
+    try:
+        with transaction.atomic():
+            EngineLease.objects.create(
+                name=LEASE_NAME, holder=holder, expires_at=now + ttl, acquired_at=now
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def renew(holder: str, now: datetime, ttl: timedelta = LEASE_TTL) -> bool:
+    """Extend our lease. False if somebody else has taken it over."""
+    return bool(
+        EngineLease.objects.filter(name=LEASE_NAME, holder=holder).update(expires_at=now + ttl)
+    )
+
+
+def release(holder: str, now: datetime) -> None:
+    EngineLease.objects.filter(name=LEASE_NAME, holder=holder).update(expires_at=now)
+
+
+def lease_is_live(now: datetime) -> bool:
+    return EngineLease.objects.filter(name=LEASE_NAME, expires_at__gt=now).exists()
+
+
+def enqueue_delivery(notification_id: int) -> None:
+    async_task(
+        "escalation.dispatch.deliver",
+        notification_id,
+        task_name=f"deliver notification {notification_id}",
+        q_options={"timeout": 45},
+    )
+
+
+def tick(now: datetime, enqueue: Callable[[int], None] = enqueue_delivery) -> tuple[int, int]:
+    """One pass of the engine at `now`: (escalation steps fired, notifications dispatched)."""
+    return engine.run_due(now), dispatch.dispatch_due(now, enqueue)
+
+
+def run_ticker(
+    holder: str | None = None,
+    seconds: float = RUN_SECONDS,
+    now: Callable[[], datetime] = clock.now,
+    sleep: Callable[[float], None] = time.sleep,
+    enqueue: Callable[[int], None] = enqueue_delivery,
+    successor: bool = True,
+) -> str:
+    """Hold the lease and tick every second for `seconds`, then hand over."""
+    holder = holder or uuid.uuid4().hex
+    started = now()
+    if not acquire(holder, started):
+        return "lease held by another ticker"
+    deadline = started + timedelta(seconds=seconds)
+    outcome = "finished"
+    try:
+        while True:
+            began = now()
+            try:
+                tick(began, enqueue)
+            except DatabaseError:
+                log.exception("ticker pass failed; trying again next second")
+            if not renew(holder, now()):
+                outcome = "lease lost"
+                break
+            if now() >= deadline:
+                break
+            elapsed = (now() - began).total_seconds()
+            sleep(max(TICK_SECONDS - elapsed, 0.0))
+    finally:
+        release(holder, now())
+    if successor and outcome == "finished":
+        start_ticker()
+    return outcome
+
+
+def start_ticker() -> None:
+    async_task("escalation.ticker.run_ticker", task_name="escalation ticker")
+
+
+def watchdog() -> str:
+    """Start a ticker when none holds a live lease (run every minute by the q cluster)."""
+    if lease_is_live(clock.now()):
+        return "ticker alive"
+    start_ticker()
+    return "ticker started"

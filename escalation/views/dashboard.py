@@ -1,0 +1,91 @@
+"""The dashboard: active alerts, one alert with its timeline, and the Outbox."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import OuterRef, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from alertops.lib import clock
+from escalation import alerts
+from escalation import outbox as outbox_service
+from escalation.models import ACTIVE_STATUSES, Alert, AlertEvent, Notification
+
+ACTIONS = {"acknowledge": alerts.acknowledge, "resolve": alerts.resolve}
+
+
+def _active_alerts():
+    last_event = AlertEvent.objects.filter(alert=OuterRef("pk")).order_by("-at", "-id")
+    return (
+        Alert.objects.filter(status__in=ACTIVE_STATUSES)
+        .select_related("group")
+        .annotate(last_action=Subquery(last_event.values("message")[:1]))
+        .order_by("status", "-created_at")
+    )
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    recent = Alert.objects.filter(status="resolved").select_related("group")
+    return render(
+        request,
+        "escalation/home.html",
+        {"alerts": _active_alerts(), "recent": recent.order_by("-resolved_at")[:10]},
+    )
+
+
+@login_required
+@require_GET
+def alert_rows(request: HttpRequest) -> HttpResponse:
+    """The active-alert rows alone, polled by the dashboard to stay current."""
+    return render(request, "escalation/_alert_rows.html", {"alerts": _active_alerts()})
+
+
+@login_required
+@require_GET
+def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
+    alert = get_object_or_404(Alert.objects.select_related("group", "integration"), pk=alert_id)
+    return render(
+        request,
+        "escalation/alert_detail.html",
+        {
+            "alert": alert,
+            "events": alert.events.select_related("actor"),
+            "notifications": alert.notifications.select_related("user").order_by("created_at"),
+            "can_act": request.user.can_respond,
+        },
+    )
+
+
+@login_required
+@require_POST
+def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpResponse:
+    if action not in ACTIONS:
+        return HttpResponse(f"Unknown action {action!r}.", status=404)
+    if not request.user.can_respond:
+        raise PermissionDenied("Stakeholders can view alerts but not act on them.")
+    alert = get_object_or_404(Alert, pk=alert_id)
+    if ACTIONS[action](alert, clock.now(), by=request.user, via="the dashboard"):
+        messages.success(request, f"Alert #{alert.pk} {action}d.")
+    else:
+        messages.info(request, f"Alert #{alert.pk} was already {alert.get_status_display()}.")
+    return redirect("alert-detail", alert_id=alert.pk)
+
+
+@login_required
+@require_GET
+def outbox(request: HttpRequest) -> HttpResponse:
+    """Every message, as the recipient would see it."""
+    rows = Notification.objects.select_related("alert", "alert__group", "user")
+    channel = request.GET.get("channel", "")
+    if channel:
+        rows = rows.filter(channel=channel)
+    page = Paginator(rows, 25).get_page(request.GET.get("page"))
+    entries = [outbox_service.entry(n) for n in page.object_list]
+    return render(
+        request, "escalation/outbox.html", {"page": page, "entries": entries, "channel": channel}
+    )

@@ -1,0 +1,44 @@
+"""The responder page: opened from the link in a page, works on a phone, no login."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.models import User
+from alertops.lib import clock
+from escalation import alerts, links
+from escalation.models import Alert
+
+ACTIONS = {"acknowledge": alerts.acknowledge, "resolve": alerts.resolve}
+
+
+@require_http_methods(["GET", "POST"])
+def page(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        grant = links.read_token(token)
+    except links.LinkExpired:
+        return render(request, "escalation/responder_refused.html", {"expired": True}, status=410)
+    except links.LinkInvalid:
+        return render(request, "escalation/responder_refused.html", {"expired": False}, status=404)
+    alert = Alert.objects.select_related("group").filter(pk=grant.alert_id).first()
+    responder = User.objects.filter(pk=grant.user_id, is_active=True).first()
+    if alert is None or (grant.user_id is not None and responder is None):
+        return render(request, "escalation/responder_refused.html", {"expired": False}, status=404)
+
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        if action not in ACTIONS:
+            return HttpResponse(f"Unknown action {action!r}.", status=400)
+        done = ACTIONS[action](alert, clock.now(), by=responder, via="the responder page")
+        return redirect(f"{request.path}?done={action if done else 'already'}")
+
+    return render(
+        request,
+        "escalation/responder.html",
+        {
+            "alert": alert,
+            "responder": responder,
+            "events": alert.events.select_related("actor"),
+            "done": request.GET.get("done", ""),
+        },
+    )

@@ -1,0 +1,1 @@
+"""Schedules, rotations and overrides (not built yet: groups use static order)."""
