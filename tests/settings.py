@@ -1,5 +1,7 @@
 """Test settings: the real settings, with the q cluster run inline."""
 
+import os
+
 from alertops.settings import *  # noqa: F403
 from alertops.settings import DATABASES, Q_CLUSTER, VAR_DIR
 
@@ -20,4 +22,11 @@ TWILIO_ACCOUNT_SID = ""
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so concurrent-request tests use WAL and the busy
     # timeout like production. pytest-xdist adds a suffix per worker.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # TEST_SQLITE_PATH lets two test runs on one checkout use separate files.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("TEST_SQLITE_PATH", str(VAR_DIR / "test.sqlite3"))
+    }
+
+# WhiteNoise wants the collected-static folder to exist; tests serve no files.
+STATIC_ROOT = VAR_DIR / "test-static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
