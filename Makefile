@@ -10,7 +10,7 @@ run: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v 0
 	$(PY) manage.py demo
-	PORT=$(PORT) VENV=$(VENV) scripts/run
+	PORT=$(PORT) VENV=$(VENV) exec scripts/run
 
 test: setup lint pytest
 

@@ -23,6 +23,11 @@ from schedules import oncall
 
 log = logging.getLogger(__name__)
 
+FINISHED = (
+    "The escalation policy has run its course; the alert stays open until "
+    "somebody acknowledges or resolves it."
+)
+
 
 def run_due(now: datetime, limit: int = 500) -> int:
     """Fire every escalation step due at `now`. Returns how many alerts moved."""
@@ -60,13 +65,17 @@ def advance(alert_id: int, now: datetime) -> bool:
     ):
         return False
     plan = alert.policy_snapshot
+    steps = plan.get("steps") or []
     due = alert.next_action_at
-    pos: Position | None = Position(alert.round, alert.step_index, alert.attempt)
+    started = Position(alert.round, alert.step_index, alert.attempt)
+    # A policy saved without steps has nothing to fire: stop with a warning
+    # rather than fail on every tick with nothing on the timeline.
+    pos: Position | None = started if steps else None
     skipped: list[str] = []
     people: list[User] = []
     # A step with nobody to page is skipped at once, not after its wait.
-    for _ in range(len(plan["steps"]) + 1):
-        step = plan["steps"][pos.step]
+    while pos is not None and len(skipped) <= len(steps):
+        step = steps[pos.step]
         people = targets(alert.group, step["target"], now)
         if people:
             break
@@ -75,10 +84,7 @@ def advance(alert_id: int, now: datetime) -> bool:
             f"skipping {policies.describe_step(plan, pos)}."
         )
         following = policies.next_step(plan, pos, due)
-        if following is None:
-            pos = None
-            break
-        pos = following[0]
+        pos = following[0] if following else None
 
     following = policies.after(plan, pos, due) if pos is not None and people else None
     won = Alert.objects.filter(
@@ -100,6 +106,19 @@ def advance(alert_id: int, now: datetime) -> bool:
 
     for message in skipped:
         record(alert, EventKind.WARNING, message, now)
+    if not steps:
+        record(
+            alert,
+            EventKind.WARNING,
+            f"Nobody could be paged: the escalation policy {plan.get('name', '')!r} has no "
+            "steps. The alert stays open.",
+            now,
+        )
+        return True
+    if pos is None and started != Position(0, 0, 0):
+        # Earlier steps have paged; only the last ones found nobody.
+        record(alert, EventKind.INFO, FINISHED, now)
+        return True
     if pos is None or not people:
         record(
             alert,
@@ -112,13 +131,7 @@ def advance(alert_id: int, now: datetime) -> bool:
 
     _page(alert, plan, pos, people, now)
     if following is None:
-        record(
-            alert,
-            EventKind.INFO,
-            "The escalation policy has run its course; the alert stays open until "
-            "somebody acknowledges or resolves it.",
-            now,
-        )
+        record(alert, EventKind.INFO, FINISHED, now)
     return True
 
 

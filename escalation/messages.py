@@ -1,9 +1,39 @@
 """What a page says, per channel: the same facts, cut to fit."""
 
-from django.template.loader import render_to_string
+import json
+from typing import Any
 
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from accounts.timezones import zone_of
 from escalation.links import responder_url
 from escalation.models import Notification
+
+# Values that mean "not set" in the tools' payloads (Alertmanager's endsAt).
+BLANK_VALUES = {"", "0001-01-01T00:00:00Z"}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def facts(details: Any) -> list[tuple[str, str]]:
+    """An alert's details as readable (name, value) lines: nested objects are
+    flattened one level, empty values left out."""
+    if not isinstance(details, dict):
+        return [("details", _text(details))] if details else []
+    lines = []
+    for name, value in details.items():
+        if isinstance(value, dict):
+            lines.extend(
+                (str(k), _text(v)) for k, v in value.items() if _text(v) not in BLANK_VALUES
+            )
+        elif value is not None and _text(value) not in BLANK_VALUES:
+            lines.append((str(name), _text(value)))
+    return lines
 
 
 def _context(notification: Notification) -> dict:
@@ -13,7 +43,8 @@ def _context(notification: Notification) -> dict:
         "group": alert.group,
         "user": notification.user,
         "link": responder_url(alert.pk, notification.user_id),
-        "details": sorted(alert.details.items()) if isinstance(alert.details, dict) else [],
+        "details": facts(alert.details),
+        "labels": ", ".join(f"{k}={v}" for k, v in alert.labels.items()),
     }
 
 
@@ -22,8 +53,9 @@ def email(notification: Notification) -> tuple[str, str, str]:
     alert = notification.alert
     subject = f"[{alert.get_severity_display()}] #{alert.pk} {alert.summary}"[:200]
     context = _context(notification)
-    text = render_to_string("escalation/messages/alert_email.txt", context)
-    html = render_to_string("escalation/messages/alert_email.html", context)
+    with timezone.override(zone_of(notification.user)):
+        text = render_to_string("escalation/messages/alert_email.txt", context)
+        html = render_to_string("escalation/messages/alert_email.html", context)
     return subject, text, html
 
 

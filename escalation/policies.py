@@ -52,10 +52,12 @@ def snapshot(policy: EscalationPolicy | None) -> Snapshot:
                 _step(s["target"], ["email", "sms"], 0, 0, s["wait_minutes"]) for s in DEFAULT_STEPS
             ],
         }
+    # The version is read from the database: steps change it there only.
+    version = EscalationPolicy.objects.values_list("version", flat=True).get(pk=policy.pk)
     return {
         "policy_id": policy.pk,
         "name": policy.name,
-        "version": policy.version,
+        "version": version,
         "repeat_count": policy.repeat_count,
         "steps": [
             _step(s.target, s.channels, s.retries, s.retry_interval_minutes, s.wait_minutes)
@@ -94,7 +96,7 @@ def next_step(plan: Snapshot, pos: Position, at: datetime) -> tuple[Position, da
 
 def describe_step(plan: Snapshot, pos: Position) -> str:
     step = plan["steps"][pos.step]
-    text = f"step {pos.step + 1} ({StepTarget(step['target']).label})"
+    text = f"step {pos.step + 1}, {StepTarget(step['target']).label}"
     if step["retries"]:
         text += f", attempt {pos.attempt + 1} of {step['retries'] + 1}"
     if plan["repeat_count"]:

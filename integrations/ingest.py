@@ -7,6 +7,7 @@ picks new alerts up on its next tick.
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,14 @@ SIGNIFICANCE = [
     Outcome.IGNORED,
 ]
 UNKNOWN_KEY_BODY_LIMIT = 4096
+# No alert payload nests deeper; far deeper ones overflow the JSON decoder or
+# the database's JSON functions, which would answer 500 or 503, never 400.
+MAX_JSON_DEPTH = 64
+# InboundEvent.body_size is an integer column; a declared Content-Length is not bounded.
+MAX_RECORDED_BODY_SIZE = 2**31 - 1
+# Text no database column takes: NUL (PostgreSQL refuses it) and unpaired
+# surrogates from "\ud800"-style escapes (not encodable as UTF-8).
+UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass
@@ -64,7 +73,11 @@ def receive(request: Request, now: datetime) -> Reply:
         _log(integration, request, now, Outcome.REJECTED, str(error))
         return Reply(400, {"error": str(error)})
     with transaction.atomic():
-        results = [_apply(integration, event, now) for event in events]
+        # In dedup-key order, so requests naming the same alerts lock them in
+        # the same order: in payload order they deadlock on PostgreSQL (503).
+        order = sorted(range(len(events)), key=lambda i: events[i].dedup_key)
+        applied = {i: _apply(integration, events[i], now) for i in order}
+        results = [applied[i] for i in range(len(events))]
         outcome = min((r["outcome"] for r in results), key=SIGNIFICANCE.index)
         first_alert = next((r["alert_id"] for r in results if r["alert_id"]), None)
         _log(integration, request, now, outcome, "", results=results, alert_id=first_alert)
@@ -82,12 +95,33 @@ def _parse(integration: Integration, body: bytes) -> list[NormalizedEvent]:
     if not text.strip():
         raise ParseError("the body is empty; a JSON object was expected")
     try:
-        payload = json.loads(text)
+        # NaN and Infinity are not JSON, yet Python's json.dumps writes them;
+        # kept as text, since no database JSON column accepts them as numbers.
+        payload = json.loads(text, parse_constant=str)
     except json.JSONDecodeError as error:
         raise ParseError(
             f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
-    return PARSERS[integration.kind](payload)
+    except RecursionError:
+        raise ParseError(f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep") from None
+    return PARSERS[integration.kind](_storable(payload))
+
+
+def _storable(value: Any, depth: int = 0) -> Any:
+    """The payload with every string storable, so a stray character never costs an alert."""
+    if depth > MAX_JSON_DEPTH:
+        raise ParseError(f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep")
+    if isinstance(value, str):
+        return _storable_text(value)
+    if isinstance(value, list):
+        return [_storable(item, depth + 1) for item in value]
+    if isinstance(value, dict):
+        return {_storable_text(k): _storable(v, depth + 1) for k, v in value.items()}
+    return value
+
+
+def _storable_text(text: str) -> str:
+    return UNSTORABLE_CHARACTERS.sub("\ufffd", text)
 
 
 def _apply(integration: Integration, event: NormalizedEvent, now: datetime) -> dict[str, Any]:
@@ -143,9 +177,9 @@ def _log(
         integration=integration,
         received_at=now,
         remote_addr=request.remote_addr,
-        content_type=request.content_type[:255],
-        body=body.decode("utf-8", errors="replace"),
-        body_size=request.oversize or len(request.body),
+        content_type=_storable_text(request.content_type[:255]),
+        body=_storable_text(body.decode("utf-8", errors="replace")),
+        body_size=min(request.oversize or len(request.body), MAX_RECORDED_BODY_SIZE),
         outcome=outcome,
         message=message,
         results=results or [],

@@ -118,9 +118,7 @@ def am_payload(*alerts: dict[str, Any], status: str = "firing") -> dict[str, Any
 def post_json(client: Client, integration: Integration, body: Any):
     import json
 
-    return client.post(
-        integration.url_path, data=json.dumps(body), content_type="application/json"
-    )
+    return client.post(integration.url_path, data=json.dumps(body), content_type="application/json")
 
 
 class FakeTwilio(twilio_client.DevelopmentHttpClient):

@@ -24,7 +24,7 @@ def send(notification: Notification) -> SendResult:
     if not sent:
         raise TransportError("the mail backend accepted no message")
     status = getattr(message, "anymail_status", None)
-    provider_ref = (status.message_id if status else None) or message.extra_headers.get(
-        "Message-ID", ""
-    )
-    return SendResult(provider_ref=str(provider_ref or ""), subject=subject, body=text)
+    message_id = status.message_id if status else None
+    if message_id is None:
+        message_id = message.extra_headers.get("Message-ID", "")
+    return SendResult(provider_ref=str(message_id), subject=subject, body=text)

@@ -2,9 +2,11 @@
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import User
+from accounts.timezones import zone_of
 from alertops.lib import clock
 from escalation import alerts, links
 from escalation.models import Alert
@@ -25,7 +27,17 @@ def page(request: HttpRequest, token: str) -> HttpResponse:
     if alert is None or (grant.user_id is not None and responder is None):
         return render(request, "escalation/responder_refused.html", {"expired": False}, status=404)
 
+    # A Stakeholder is paged to stay informed, never to act (receive-only).
+    can_act = responder is None or responder.can_respond
+    timezone.activate(zone_of(responder))
     if request.method == "POST":
+        if not can_act:
+            return render(
+                request,
+                "escalation/responder_refused.html",
+                {"forbidden": True, "responder": responder},
+                status=403,
+            )
         action = request.POST.get("action", "")
         if action not in ACTIONS:
             return HttpResponse(f"Unknown action {action!r}.", status=400)
@@ -38,6 +50,7 @@ def page(request: HttpRequest, token: str) -> HttpResponse:
         {
             "alert": alert,
             "responder": responder,
+            "can_act": can_act,
             "events": alert.events.select_related("actor"),
             "done": request.GET.get("done", ""),
         },

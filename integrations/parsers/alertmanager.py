@@ -10,6 +10,7 @@ from typing import Any
 from integrations.parsers.base import (
     NormalizedEvent,
     ParseError,
+    check_dedup_key,
     optional_object,
     optional_str,
     require_object,
@@ -56,6 +57,7 @@ def _alert(entry: Any, i: int, body: dict, external_url: str) -> NormalizedEvent
     fingerprint = optional_str(entry, "fingerprint", where)
     if not fingerprint:
         raise ParseError(f"field '{where}fingerprint' is required")
+    check_dedup_key(fingerprint, f"{where}fingerprint")
     status = entry.get("status")
     if status not in ("firing", "resolved"):
         raise ParseError(f"field '{where}status' must be 'firing' or 'resolved', not {status!r}")

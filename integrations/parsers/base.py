@@ -5,6 +5,8 @@ from typing import Any
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
 SEVERITIES = ("critical", "error", "warning", "info")
+# Alert.dedup_key's max_length, and PagerDuty's limit for the same field.
+MAX_DEDUP_KEY_LENGTH = 255
 
 
 class ParseError(Exception):
@@ -44,4 +46,13 @@ def optional_object(data: dict[str, Any], name: str, where: str = "") -> dict[st
         return {}
     if not isinstance(value, dict):
         raise ParseError(f"field '{where}{name}' must be a JSON object")
+    return value
+
+
+def check_dedup_key(value: str, name: str) -> str:
+    if len(value) > MAX_DEDUP_KEY_LENGTH:
+        raise ParseError(
+            f"field '{name}' is {len(value)} characters long; "
+            f"at most {MAX_DEDUP_KEY_LENGTH} are allowed"
+        )
     return value

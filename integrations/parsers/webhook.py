@@ -1,7 +1,8 @@
 """The generic JSON webhook: a documented, minimal event format.
 
 {"summary": "Disk full on db-1",          required
- "dedup_key": "db-1/disk",                optional; without it every event is a new alert
+ "dedup_key": "db-1/disk",                optional, at most 255 characters;
+                                          without it every event is a new alert
  "severity": "critical",                  critical | error | warning | info
  "details": {"free": "0 B"},              any JSON object
  "source": "db-1",
@@ -16,6 +17,7 @@ from integrations.parsers.base import (
     SEVERITIES,
     NormalizedEvent,
     ParseError,
+    check_dedup_key,
     optional_object,
     optional_str,
     require_object,
@@ -27,7 +29,7 @@ def parse(payload: Any) -> list[NormalizedEvent]:
     action = optional_str(body, "action") or "trigger"
     if action not in ACTIONS:
         raise ParseError(f"field 'action' must be one of {', '.join(ACTIONS)}, not {action!r}")
-    dedup_key = optional_str(body, "dedup_key")
+    dedup_key = check_dedup_key(optional_str(body, "dedup_key"), "dedup_key")
     summary = optional_str(body, "summary").strip()
     if action == "trigger":
         if not summary:

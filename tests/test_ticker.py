@@ -1,0 +1,206 @@
+"""The ticker: one lease holder at a time, handover after a crash, the watchdog."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+
+from alertops.lib import clock
+from escalation import dispatch, ticker
+from escalation.alerts import AlertInput, raise_alert
+from escalation.models import Alert, EngineLease, Notification
+from tests.conftest import T0
+
+TTL = ticker.LEASE_TTL
+
+
+def seconds(s: float) -> timedelta:
+    return timedelta(seconds=s)
+
+
+def deliver_at(now):
+    """An `enqueue` that delivers at once, at the tick's instant."""
+    return lambda notification_id: dispatch.deliver(notification_id, now=now)
+
+
+def lease() -> EngineLease:
+    return EngineLease.objects.get(name=ticker.LEASE_NAME)
+
+
+def open_alert(group) -> Alert:
+    alert, _ = raise_alert(group, AlertInput(summary="Disk full", dedup_key="disk"), now=T0)
+    return alert
+
+
+class FakeClock:
+    """Time that moves only when the ticker sleeps or a tick does work."""
+
+    def __init__(self, start):
+        self.at = start
+        self.slept: list[float] = []
+
+    def now(self):
+        return self.at
+
+    def sleep(self, duration: float) -> None:
+        self.slept.append(duration)
+        self.at += seconds(duration)
+
+
+@pytest.fixture
+def started(monkeypatch) -> list[str]:
+    """Records start_ticker calls instead of running a ticker loop inline."""
+    calls: list[str] = []
+    monkeypatch.setattr(ticker, "start_ticker", lambda: calls.append("start"))
+    return calls
+
+
+def test_acquire_a_free_lease(db):
+    assert ticker.acquire("a", T0)
+
+    assert (lease().holder, lease().expires_at) == ("a", T0 + TTL)
+    assert ticker.lease_is_live(T0 + TTL - seconds(1))
+    assert not ticker.lease_is_live(T0 + TTL)
+
+
+def test_live_lease_refuses_others_until_it_expires(db):
+    assert ticker.acquire("a", T0)
+
+    assert not ticker.acquire("b", T0 + TTL - seconds(1))
+    assert lease().holder == "a"
+    assert ticker.acquire("a", T0 + seconds(5))  # the holder may take it again
+    assert not ticker.acquire("b", T0 + TTL)  # extended by the line above
+
+    assert ticker.acquire("b", T0 + seconds(5) + TTL)
+    assert (lease().holder, lease().expires_at) == ("b", T0 + seconds(5) + 2 * TTL)
+
+
+def test_renew_fails_after_takeover(db):
+    assert ticker.acquire("a", T0)
+    assert ticker.renew("a", T0 + seconds(5))
+    assert lease().expires_at == T0 + seconds(5) + TTL
+
+    assert ticker.acquire("b", T0 + seconds(15))
+
+    assert not ticker.renew("a", T0 + seconds(16))
+    assert (lease().holder, lease().expires_at) == ("b", T0 + seconds(15) + TTL)
+
+
+def test_release_frees_the_lease_only_for_its_holder(db):
+    assert ticker.acquire("a", T0)
+
+    ticker.release("b", T0 + seconds(1))
+    assert ticker.lease_is_live(T0 + seconds(1))
+
+    ticker.release("a", T0 + seconds(2))
+    assert not ticker.lease_is_live(T0 + seconds(2))
+    assert ticker.acquire("b", T0 + seconds(2))
+
+
+def test_expired_ticker_is_replaced_and_resumes_without_duplicates(group, alice, bob):
+    alert = open_alert(group)
+    assert ticker.acquire("A", T0)
+    assert ticker.tick(T0, deliver_at(T0)) == (1, 1)
+    # Ticker A dies here: it never renews again.
+
+    assert not ticker.acquire("B", T0 + TTL - seconds(1))
+    assert ticker.acquire("B", T0 + TTL)
+    assert ticker.tick(T0 + TTL, deliver_at(T0 + TTL)) == (0, 0)
+    five = T0 + timedelta(minutes=5)
+    assert ticker.renew("B", five)
+    assert ticker.tick(five, deliver_at(five)) == (1, 1)
+
+    assert alert.notifications.filter(user=alice).count() == 1
+    assert alert.notifications.filter(user=bob).count() == 1
+    assert [m.to for m in mail.outbox] == [["alice@example.com"], ["bob@example.com"]]
+    assert set(alert.notifications.values_list("status", flat=True)) == {"sent"}
+
+
+@pytest.mark.parametrize("successor", [False, True])
+def test_run_ticker_ticks_every_second_then_hands_over(group, started, monkeypatch, successor):
+    open_alert(group)
+    fake = FakeClock(T0)
+    ticked_at = []
+    real_tick = ticker.tick
+
+    def working_tick(now, enqueue):
+        ticked_at.append(now)
+        result = real_tick(now, enqueue)
+        fake.at += seconds(0.25)  # the pass takes a quarter of a second
+        return result
+
+    monkeypatch.setattr(ticker, "tick", working_tick)
+
+    outcome = ticker.run_ticker(
+        "A",
+        seconds=3,
+        now=fake.now,
+        sleep=fake.sleep,
+        enqueue=lambda nid: dispatch.deliver(nid, now=fake.now()),
+        successor=successor,
+    )
+
+    assert outcome == "finished"
+    assert ticked_at == [T0 + seconds(s) for s in range(4)]
+    assert fake.slept == [0.75, 0.75, 0.75]
+    assert lease().holder == "A"
+    assert lease().expires_at == T0 + seconds(3.25)
+    assert not ticker.lease_is_live(fake.now())
+    assert Notification.objects.get().status == "sent"
+    assert started == (["start"] if successor else [])
+
+
+def test_run_ticker_stops_when_its_lease_is_stolen(group, started, monkeypatch):
+    fake = FakeClock(T0)
+    ticked_at = []
+    monkeypatch.setattr(ticker, "tick", lambda now, enqueue: ticked_at.append(now) or (0, 0))
+
+    def sleep_then_lose_the_lease(duration):
+        fake.sleep(duration)
+        if len(fake.slept) == 2:
+            EngineLease.objects.update(holder="thief", expires_at=fake.now() + TTL)
+
+    outcome = ticker.run_ticker(
+        "A", seconds=10, now=fake.now, sleep=sleep_then_lose_the_lease, successor=True
+    )
+
+    assert outcome == "lease lost"
+    assert ticked_at == [T0, T0 + seconds(1), T0 + seconds(2)]
+    assert (lease().holder, lease().expires_at) == ("thief", T0 + seconds(2) + TTL)
+    assert started == []
+
+
+def test_run_ticker_refuses_while_another_holds_the_lease(db, started, monkeypatch):
+    ticked = []
+    monkeypatch.setattr(ticker, "tick", lambda now, enqueue: ticked.append(now))
+    assert ticker.acquire("other", T0)
+
+    outcome = ticker.run_ticker("A", seconds=3, now=lambda: T0 + seconds(1), sleep=None)
+
+    assert outcome == "lease held by another ticker"
+    assert ticked == []
+    assert lease().holder == "other"
+    assert started == []
+
+
+def test_watchdog_starts_a_ticker_only_without_a_live_lease(db, started, monkeypatch):
+    monkeypatch.setattr(clock, "now", lambda: T0)
+    assert ticker.watchdog() == "ticker started"
+    assert started == ["start"]
+
+    assert ticker.acquire("A", T0 - seconds(1))
+    assert ticker.watchdog() == "ticker alive"
+    assert started == ["start"]
+
+    monkeypatch.setattr(clock, "now", lambda: T0 + TTL)
+    assert ticker.watchdog() == "ticker started"
+    assert started == ["start", "start"]
+
+
+def test_start_ticker_enqueues_the_ticker_task(monkeypatch):
+    enqueued = []
+    monkeypatch.setattr(ticker, "async_task", lambda func, **kw: enqueued.append(func))
+
+    ticker.start_ticker()
+
+    assert enqueued == ["escalation.ticker.run_ticker"]
