@@ -20,8 +20,11 @@ from escalation.models import AlertStatus, EventKind, Notification, Notification
 
 log = logging.getLogger(__name__)
 
-# A row in `sending` for longer than this is presumed lost and retried.
-SENDING_TIMEOUT = timedelta(minutes=3)
+# A row in `sending` for longer than this is presumed lost (its worker died,
+# its task was lost) and retried. The deliver task itself is stopped after
+# DELIVER_TASK_TIMEOUT, so a live send is never taken for a lost one.
+DELIVER_TASK_TIMEOUT = 45
+SENDING_TIMEOUT = timedelta(seconds=60)
 BACKOFF_BASE = timedelta(seconds=15)
 BACKOFF_CAP = timedelta(minutes=10)
 

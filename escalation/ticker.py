@@ -70,7 +70,7 @@ def enqueue_delivery(notification_id: int) -> None:
         "escalation.dispatch.deliver",
         notification_id,
         task_name=f"deliver notification {notification_id}",
-        q_options={"timeout": 45},
+        q_options={"timeout": dispatch.DELIVER_TASK_TIMEOUT},
     )
 
 
@@ -87,11 +87,19 @@ def run_ticker(
     enqueue: Callable[[int], None] = enqueue_delivery,
     successor: bool = True,
 ) -> str:
-    """Hold the lease and tick every second for `seconds`, then hand over."""
+    """Hold the lease and tick every second for `seconds`, then hand over.
+
+    A lease held by somebody else is waited for, up to its lifetime: a holder
+    that died (a killed cluster) is replaced within LEASE_TTL, a live one
+    keeps renewing and this ticker gives up.
+    """
     holder = holder or uuid.uuid4().hex
+    give_up_at = now() + LEASE_TTL + timedelta(seconds=TICK_SECONDS)
+    while not acquire(holder, now()):
+        if now() >= give_up_at:
+            return "lease held by another ticker"
+        sleep(TICK_SECONDS)
     started = now()
-    if not acquire(holder, started):
-        return "lease held by another ticker"
     deadline = started + timedelta(seconds=seconds)
     outcome = "finished"
     try:

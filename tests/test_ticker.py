@@ -170,17 +170,36 @@ def test_run_ticker_stops_when_its_lease_is_stolen(group, started, monkeypatch):
     assert started == []
 
 
-def test_run_ticker_refuses_while_another_holds_the_lease(db, started, monkeypatch):
+def test_run_ticker_gives_up_while_a_live_ticker_keeps_renewing(db, started, monkeypatch):
     ticked = []
     monkeypatch.setattr(ticker, "tick", lambda now, enqueue: ticked.append(now))
+    fake = FakeClock(T0)
     assert ticker.acquire("other", T0)
 
-    outcome = ticker.run_ticker("A", seconds=3, now=lambda: T0 + seconds(1), sleep=None)
+    def sleep_while_other_renews(duration):
+        fake.sleep(duration)
+        assert ticker.renew("other", fake.now())
+
+    outcome = ticker.run_ticker("A", seconds=3, now=fake.now, sleep=sleep_while_other_renews)
 
     assert outcome == "lease held by another ticker"
     assert ticked == []
     assert lease().holder == "other"
+    assert sum(fake.slept) == (TTL + seconds(1)).total_seconds()
     assert started == []
+
+
+def test_run_ticker_takes_over_once_a_dead_tickers_lease_expires(db, started, monkeypatch):
+    ticked = []
+    monkeypatch.setattr(ticker, "tick", lambda now, enqueue: ticked.append(now) or (0, 0))
+    fake = FakeClock(T0)
+    assert ticker.acquire("dead", T0 - seconds(4))  # expires at T0 + 6 s
+
+    outcome = ticker.run_ticker("A", seconds=2, now=fake.now, sleep=fake.sleep, successor=False)
+
+    assert outcome == "finished"
+    assert ticked[0] == T0 + seconds(6)
+    assert lease().holder == "A"
 
 
 def test_watchdog_starts_a_ticker_only_without_a_live_lease(db, started, monkeypatch):
@@ -204,3 +223,17 @@ def test_start_ticker_enqueues_the_ticker_task(monkeypatch):
     ticker.start_ticker()
 
     assert enqueued == ["escalation.ticker.run_ticker"]
+
+
+def test_qcluster_command_starts_the_engine_before_the_cluster(started, monkeypatch):
+    from django_q.management.commands.qcluster import Command as QClusterCommand
+
+    from alertops.management.commands.qcluster import Command
+
+    order = []
+    monkeypatch.setattr(ticker, "start_ticker", lambda: order.append("ticker"))
+    monkeypatch.setattr(QClusterCommand, "handle", lambda self, *a, **kw: order.append("cluster"))
+
+    Command().handle()
+
+    assert order == ["ticker", "cluster"]
