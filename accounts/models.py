@@ -70,3 +70,31 @@ class ContactMethod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} {self.address}"
+
+
+class Urgency(models.TextChoices):
+    HIGH = "high", "High urgency"
+    LOW = "low", "Low urgency"
+
+
+class NotificationRule(models.Model):
+    """ "N minutes after I am paged, notify me via contact method M." """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notification_rules")
+    urgency = models.CharField(max_length=8, choices=Urgency.choices)
+    contact_method = models.ForeignKey(
+        ContactMethod, on_delete=models.CASCADE, related_name="notification_rules"
+    )
+    delay_minutes = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["user", "urgency", "delay_minutes", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "urgency", "contact_method", "delay_minutes"],
+                name="notification_rule_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delay_minutes} min: {self.contact_method} ({self.get_urgency_display()})"

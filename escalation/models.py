@@ -17,10 +17,22 @@ class StepTarget(models.TextChoices):
     SECONDARY = "secondary", "Secondary"
     MANAGER = "manager", "Manager"
     ALL_MEMBERS = "all", "All members of the group"
+    USERS = "users", "Named users"
 
 
-def default_channels() -> list[str]:
-    return [Channel.EMAIL, Channel.SMS]
+class NotificationType(models.TextChoices):
+    """Whose channel sequence is used when a step notifies someone (after AlertOps)."""
+
+    POLICY = "policy", "Policy: the step's own channels"
+    USER = "user", "User: each person's notification rules"
+
+
+def default_channels() -> list[dict]:
+    """The step's channel sequence: each channel with its delay after the step fires."""
+    return [
+        {"channel": Channel.EMAIL, "delay_minutes": 0},
+        {"channel": Channel.SMS, "delay_minutes": 0},
+    ]
 
 
 class EscalationPolicy(models.Model):
@@ -28,6 +40,20 @@ class EscalationPolicy(models.Model):
     description = models.TextField(blank=True)
     repeat_count = models.PositiveSmallIntegerField(
         default=0, help_text="How many more times the whole policy runs when nobody acknowledges."
+    )
+    notification_type = models.CharField(
+        max_length=16, choices=NotificationType.choices, default=NotificationType.POLICY
+    )
+    low_urgency_email_only = models.BooleanField(
+        default=True,
+        help_text="Low-urgency alerts (warning, info) are sent by email only "
+        "(with the Policy type; the User type follows each person's low-urgency rules).",
+    )
+    ack_timeout_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Re-open an acknowledged alert that is not resolved within this many minutes "
+        "and escalate it again. Empty: never.",
     )
     version = models.PositiveIntegerField(
         default=1, editable=False, help_text="Raised on every change of the policy or its steps."
@@ -62,13 +88,25 @@ class EscalationStep(models.Model):
     policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveIntegerField(default=0)
     target = models.CharField(max_length=16, choices=StepTarget.choices)
+    users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="+",
+        help_text="The people to notify when the target is Named users, in this order.",
+    )
     channels = models.JSONField(
-        default=default_channels, help_text='Channels used for each target, e.g. ["email", "sms"].'
+        default=default_channels,
+        help_text='With the Policy type: e.g. [{"channel": "sms", "delay_minutes": 0}, '
+        '{"channel": "voice", "delay_minutes": 2}].',
     )
     retries = models.PositiveSmallIntegerField(
         default=0, help_text="How many more times each target is notified if nobody acknowledges."
     )
     retry_interval_minutes = models.PositiveIntegerField(default=5)
+    member_wait_minutes = models.PositiveIntegerField(
+        default=0,
+        help_text="Minutes between notifying one target and the next; 0 notifies all at once.",
+    )
     wait_minutes = models.PositiveIntegerField(
         default=5, help_text="Minutes after this step's last notification before the next step."
     )
@@ -124,6 +162,14 @@ class Alert(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_alerts",
+        help_text="Once assigned, every step notifies the assignee until they acknowledge.",
     )
 
     # Escalation state, owned by the engine. The policy is frozen here when the

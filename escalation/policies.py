@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from escalation.models import EscalationPolicy, StepTarget
+from escalation.models import EscalationPolicy, NotificationType, StepTarget
 
 Snapshot = dict[str, Any]
 
@@ -24,18 +24,35 @@ DEFAULT_STEPS: list[dict[str, Any]] = [
 ]
 
 
+def _channels(entries: list) -> list[dict[str, Any]]:
+    """A channel sequence as (channel, delay in seconds); bare names mean no delay."""
+    sequence = []
+    for entry in entries:
+        if isinstance(entry, str):
+            sequence.append({"channel": entry, "delay": 0})
+        else:
+            sequence.append(
+                {"channel": entry["channel"], "delay": int(entry.get("delay_minutes", 0)) * 60}
+            )
+    return sequence
+
+
 def _step(
     target: str,
-    channels: list[str],
-    retries: int,
-    retry_interval_minutes: int,
-    wait_minutes: int,
+    channels: list,
+    retries: int = 0,
+    retry_interval_minutes: int = 0,
+    wait_minutes: int = 0,
+    member_wait_minutes: int = 0,
+    users: list[int] | None = None,
 ) -> dict[str, Any]:
     return {
         "target": str(target),
-        "channels": list(channels),
+        "users": list(users or []),
+        "channels": _channels(channels),
         "retries": retries,
         "retry_interval": retry_interval_minutes * 60,
+        "member_wait": member_wait_minutes * 60,
         "wait": wait_minutes * 60,
     }
 
@@ -48,20 +65,36 @@ def snapshot(policy: EscalationPolicy | None) -> Snapshot:
             "name": DEFAULT_POLICY_NAME,
             "version": 1,
             "repeat_count": 0,
+            "notification_type": NotificationType.POLICY,
+            "low_urgency_email_only": True,
+            "ack_timeout": None,
             "steps": [
-                _step(s["target"], ["email", "sms"], 0, 0, s["wait_minutes"]) for s in DEFAULT_STEPS
+                _step(s["target"], ["email", "sms"], wait_minutes=s["wait_minutes"])
+                for s in DEFAULT_STEPS
             ],
         }
     # The version is read from the database: steps change it there only.
     version = EscalationPolicy.objects.values_list("version", flat=True).get(pk=policy.pk)
+    steps = policy.steps.order_by("position", "id").prefetch_related("users")
     return {
         "policy_id": policy.pk,
         "name": policy.name,
         "version": version,
         "repeat_count": policy.repeat_count,
+        "notification_type": policy.notification_type,
+        "low_urgency_email_only": policy.low_urgency_email_only,
+        "ack_timeout": policy.ack_timeout_minutes * 60 if policy.ack_timeout_minutes else None,
         "steps": [
-            _step(s.target, s.channels, s.retries, s.retry_interval_minutes, s.wait_minutes)
-            for s in policy.steps.order_by("position", "id")
+            _step(
+                s.target,
+                s.channels,
+                s.retries,
+                s.retry_interval_minutes,
+                s.wait_minutes,
+                s.member_wait_minutes,
+                [u.pk for u in s.users.all()],
+            )
+            for s in steps
         ],
     }
 

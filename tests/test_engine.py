@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from accounts.models import Channel
-from escalation import engine
+from escalation import engine, planner
 from escalation.alerts import AlertInput, acknowledge, raise_alert, resolve
 from escalation.models import (
     Alert,
@@ -123,13 +123,13 @@ def test_running_twice_at_the_same_instant_pages_once(group):
 
 def test_acknowledgement_racing_a_step_wins_alone(group, alice, monkeypatch):
     alert = open_alert(group)
-    real_targets = engine.targets
+    real_targets = planner.targets
 
     def ack_first(*args):
         acknowledge(Alert.objects.get(pk=alert.pk), T0, by=alice)
         return real_targets(*args)
 
-    monkeypatch.setattr(engine, "targets", ack_first)
+    monkeypatch.setattr(planner, "targets", ack_first)
 
     assert engine.run_due(T0) == 0
     assert not Notification.objects.exists()
