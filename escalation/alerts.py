@@ -6,7 +6,7 @@ on the alert's timeline with who did it and when.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -157,11 +157,13 @@ def acknowledge(
     alert: Alert, now: datetime, by: User | None = None, actor_label: str = "", via: str = ""
 ) -> bool:
     """Stop the escalation. False if the alert was not open (already acked or resolved)."""
+    timeout = (alert.policy_snapshot or {}).get("ack_timeout")
     won = Alert.objects.filter(pk=alert.pk, status=AlertStatus.OPEN).update(
         status=AlertStatus.ACKNOWLEDGED,
         acknowledged_at=now,
         acknowledged_by=by,
-        next_action_at=None,
+        # With an acknowledgement timeout the engine comes back then to re-open it.
+        next_action_at=now + timedelta(seconds=timeout) if timeout else None,
         last_event_at=now,
     )
     if not won:
@@ -171,6 +173,8 @@ def acknowledge(
     message = "Acknowledged" + (f" via {via}" if via else "") + "; escalation stopped"
     if cancelled:
         message += f", {cancelled} pending notification(s) cancelled"
+    if timeout:
+        message += f"; it re-opens at {alert.next_action_at:%H:%M} UTC unless resolved by then"
     record(alert, EventKind.ACKNOWLEDGED, message + ".", now, actor=by, actor_label=actor_label)
     return True
 
@@ -196,3 +200,85 @@ def resolve(
         message += f"; {cancelled} pending notification(s) cancelled"
     record(alert, EventKind.RESOLVED, message + ".", now, actor=by, actor_label=actor_label)
     return True
+
+
+def _position_unchanged(alert: Alert):
+    return Alert.objects.filter(
+        pk=alert.pk,
+        status=alert.status,
+        round=alert.round,
+        step_index=alert.step_index,
+        attempt=alert.attempt,
+        next_action_at=alert.next_action_at,
+    )
+
+
+@transaction.atomic
+def assign(
+    alert: Alert, assignee: User, now: datetime, by: User | None = None, via: str = ""
+) -> bool:
+    """Hand the alert to `assignee`: they are paged now, and every step pages them
+    (with the step's timing) until they acknowledge."""
+    alert.refresh_from_db()
+    if not alert.is_active:
+        return False
+    won = _position_unchanged(alert).update(
+        assigned_to=assignee,
+        status=AlertStatus.OPEN,
+        acknowledged_at=None,
+        acknowledged_by=None,
+        round=0,
+        step_index=0,
+        attempt=0,
+        next_action_at=now,
+        last_event_at=now,
+    )
+    if not won:
+        return False
+    cancelled = _cancel_pending(alert, f"alert assigned to {assignee.display_name}")
+    message = f"Assigned to {assignee.display_name}" + (f" via {via}" if via else "")
+    message += f"; escalation continues on {assignee.display_name} until acknowledged"
+    if cancelled:
+        message += f", {cancelled} pending notification(s) for others cancelled"
+    record(alert, EventKind.ASSIGNED, message + ".", now, actor=by)
+    return True
+
+
+@transaction.atomic
+def escalate_now(alert: Alert, now: datetime, by: User | None = None, via: str = "") -> bool:
+    """Jump to the next step at once. False when the alert is not open or has no next step."""
+    alert.refresh_from_db()
+    if alert.status != AlertStatus.OPEN:
+        return False
+    plan = alert.policy_snapshot
+    pos = policies.Position(alert.round, alert.step_index, alert.attempt)
+    if alert.next_action_at is None:
+        return False  # the policy has run its course: there is no next step
+    if pos.attempt > 0:
+        # Retries of the current step are pending: skip them.
+        following = policies.next_step(plan, pos, now)
+        if following is None:
+            return False
+        pos = following[0]
+    won = _position_unchanged(alert).update(
+        round=pos.round,
+        step_index=pos.step,
+        attempt=pos.attempt,
+        next_action_at=now,
+        last_event_at=now,
+    )
+    if not won:
+        return False
+    cancelled = _cancel_pending(alert, "escalated to the next step")
+    message = f"Escalated now to {policies.describe_step(plan, pos)}" + (
+        f" via {via}" if via else ""
+    )
+    if cancelled:
+        message += f"; {cancelled} pending notification(s) of the previous step cancelled"
+    record(alert, EventKind.ESCALATED, message + ".", now, actor=by)
+    return True
+
+
+def add_note(alert: Alert, text: str, now: datetime, by: User | None = None) -> AlertEvent:
+    Alert.objects.filter(pk=alert.pk).update(last_event_at=now)
+    return record(alert, EventKind.NOTE, text.strip()[:4000], now, actor=by)

@@ -212,6 +212,7 @@ class EventKind(models.TextChoices):
     NOTIFIED = "notified", "Notified"
     FAILED = "failed", "Notification failed"
     ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    ASSIGNED = "assigned", "Assigned"
     RESOLVED = "resolved", "Resolved"
     NOTE = "note", "Note"
     WARNING = "warning", "Warning"

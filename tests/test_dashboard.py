@@ -107,7 +107,7 @@ def test_responders_acknowledge_from_the_dashboard(client, group, who):
     assert alert.status == AlertStatus.ACKNOWLEDGED
     assert alert.acknowledged_by == user
     page = client.get(response["Location"]).content.decode()
-    assert f"Alert #{alert.pk} acknowledged." in page
+    assert f"Alert #{alert.pk}: Acknowledged. Escalation has stopped." in page
     entry = "Acknowledged via the dashboard; escalation stopped."
     assert f'{entry} <span class="muted">— {user.display_name}' in page
 
@@ -122,10 +122,10 @@ def test_basic_user_resolves_and_a_second_try_says_already(client, group, bob):
     assert alert.status == AlertStatus.RESOLVED
     assert alert.resolved_by == bob
     page = response.content.decode()
-    assert f"Alert #{alert.pk} resolved." in page
+    assert f"Alert #{alert.pk}: Resolved." in page
     assert 'Resolved via the dashboard. <span class="muted">— Bob' in page
     again = client.post(action_url(alert.pk, "resolve"), follow=True).content.decode()
-    assert f"Alert #{alert.pk} was already Resolved." in again
+    assert f"Alert #{alert.pk}: Nothing changed: the alert was already resolved." in again
     assert alert.events.filter(kind="resolved").count() == 1
 
 

@@ -10,11 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from alertops.lib import clock
-from escalation import alerts
+from escalation import actions
 from escalation import outbox as outbox_service
 from escalation.models import ACTIVE_STATUSES, Alert, AlertEvent, Notification
-
-ACTIONS = {"acknowledge": alerts.acknowledge, "resolve": alerts.resolve}
 
 
 def _active_alerts():
@@ -57,6 +55,7 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
             "events": alert.events.select_related("actor"),
             "notifications": alert.notifications.select_related("user").order_by("created_at"),
             "can_act": request.user.can_respond,
+            "assignable": actions.assignable_users(alert),
         },
     )
 
@@ -64,15 +63,20 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def alert_action(request: HttpRequest, alert_id: int, action: str) -> HttpResponse:
-    if action not in ACTIONS:
+    if action not in actions.NAMES:
         return HttpResponse(f"Unknown action {action!r}.", status=404)
     if not request.user.can_respond:
         raise PermissionDenied("Stakeholders can view alerts but not act on them.")
-    alert = get_object_or_404(Alert, pk=alert_id)
-    if ACTIONS[action](alert, clock.now(), by=request.user, via="the dashboard"):
-        messages.success(request, f"Alert #{alert.pk} {action}d.")
-    else:
-        messages.info(request, f"Alert #{alert.pk} was already {alert.get_status_display()}.")
+    alert = get_object_or_404(Alert.objects.select_related("group"), pk=alert_id)
+    try:
+        outcome = actions.perform(
+            alert, action, request.POST, request.user, "the dashboard", clock.now()
+        )
+    except actions.ActionError as error:
+        return HttpResponse(str(error), status=400)
+    (messages.success if outcome.done else messages.info)(
+        request, f"Alert #{alert.pk}: {outcome.message}"
+    )
     return redirect("alert-detail", alert_id=alert.pk)
 
 

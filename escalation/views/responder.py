@@ -1,5 +1,6 @@
 """The responder page: opened from the link in a page, works on a phone, no login."""
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -8,10 +9,8 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import User
 from accounts.timezones import zone_of
 from alertops.lib import clock
-from escalation import alerts, links
+from escalation import actions, links
 from escalation.models import Alert
-
-ACTIONS = {"acknowledge": alerts.acknowledge, "resolve": alerts.resolve}
 
 
 @require_http_methods(["GET", "POST"])
@@ -38,11 +37,19 @@ def page(request: HttpRequest, token: str) -> HttpResponse:
                 {"forbidden": True, "responder": responder},
                 status=403,
             )
-        action = request.POST.get("action", "")
-        if action not in ACTIONS:
-            return HttpResponse(f"Unknown action {action!r}.", status=400)
-        done = ACTIONS[action](alert, clock.now(), by=responder, via="the responder page")
-        return redirect(f"{request.path}?done={action if done else 'already'}")
+        try:
+            outcome = actions.perform(
+                alert,
+                request.POST.get("action", ""),
+                request.POST,
+                responder,
+                "the responder page",
+                clock.now(),
+            )
+        except actions.ActionError as error:
+            return HttpResponse(str(error), status=400)
+        (messages.success if outcome.done else messages.info)(request, outcome.message)
+        return redirect(request.path)
 
     return render(
         request,
@@ -52,6 +59,6 @@ def page(request: HttpRequest, token: str) -> HttpResponse:
             "responder": responder,
             "can_act": can_act,
             "events": alert.events.select_related("actor"),
-            "done": request.GET.get("done", ""),
+            "assignable": actions.assignable_users(alert),
         },
     )
