@@ -88,7 +88,7 @@ def deliver(notification_id: int, now: datetime | None = None) -> str:
     alert = notification.alert
     who = notification.user.display_name if notification.user else notification.recipient
     channel = notification.get_channel_display()
-    if alert.status != AlertStatus.OPEN:
+    if alert is not None and alert.status != AlertStatus.OPEN:
         Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENDING).update(
             status=NotificationStatus.CANCELLED, error=f"alert {alert.status} before sending"
         )
@@ -110,14 +110,21 @@ def deliver(notification_id: int, now: datetime | None = None) -> str:
         body=result.body,
         error="",
     )
-    record(
-        alert,
+    _record(
+        notification,
         EventKind.NOTIFIED,
         f"Notified {who} via {channel} ({notification.recipient}).",
         now,
-        notification=notification,
     )
     return "sent"
+
+
+def _record(notification: Notification, kind: str, message: str, now: datetime) -> None:
+    """A line on the alert's timeline; test pages belong to no alert and only log."""
+    if notification.alert_id is None:
+        log.info("test page %s: %s", notification.pk, message)
+        return
+    record(notification.alert, kind, message, now, notification=notification)
 
 
 def _failed(
@@ -130,24 +137,22 @@ def _failed(
             status=NotificationStatus.FAILED, error=error
         )
         why = "permanent failure" if permanent else f"gave up after {attempts} attempts"
-        record(
-            notification.alert,
+        _record(
+            notification,
             EventKind.FAILED,
             f"Could not notify {who} via {channel} ({notification.recipient}): {error} ({why}).",
             now,
-            notification=notification,
         )
         return "failed"
     retry_at = now + backoff(attempts)
     Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENDING).update(
         status=NotificationStatus.PENDING, due_at=retry_at, error=error
     )
-    record(
-        notification.alert,
+    _record(
+        notification,
         EventKind.WARNING,
         f"Sending {channel} to {who} failed (attempt {attempts} of {limit}): {error}. "
         f"Retrying at {retry_at:%H:%M:%S} UTC.",
         now,
-        notification=notification,
     )
     return "retrying"

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.html import escape
 
 from accounts.timezones import zone_of
 from escalation.links import responder_url
@@ -48,8 +49,20 @@ def _context(notification: Notification) -> dict:
     }
 
 
+def test_page_text(notification: Notification) -> str:
+    name = notification.user.display_name if notification.user else "you"
+    return (
+        f"This is a test page from AlertOps for {name}. If it reached you, "
+        f"{notification.get_channel_display()} to {notification.recipient} works. "
+        "Nothing needs doing."
+    )
+
+
 def email(notification: Notification) -> tuple[str, str, str]:
     """Subject, plain text and HTML of an alert email."""
+    if notification.alert_id is None:
+        text = test_page_text(notification)
+        return "AlertOps test page", text, f"<p>{escape(text)}</p>"
     alert = notification.alert
     subject = f"[{alert.get_severity_display()}] #{alert.pk} {alert.summary}"[:200]
     context = _context(notification)
@@ -60,6 +73,8 @@ def email(notification: Notification) -> tuple[str, str, str]:
 
 
 def sms(notification: Notification) -> str:
+    if notification.alert_id is None:
+        return test_page_text(notification)
     alert = notification.alert
     head = f"{alert.group.name} #{alert.pk} [{alert.get_severity_display()}] "
     link = responder_url(alert.pk, notification.user_id)
@@ -69,6 +84,8 @@ def sms(notification: Notification) -> str:
 
 
 def voice(notification: Notification) -> str:
+    if notification.alert_id is None:
+        return test_page_text(notification)
     alert = notification.alert
     return (
         f"This is AlertOps with an alert for {alert.group.name}. "

@@ -264,7 +264,14 @@ class NotificationStatus(models.TextChoices):
 class Notification(models.Model):
     """One attempt to reach one user over one channel for one alert."""
 
-    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
+    alert = models.ForeignKey(
+        Alert,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        help_text="Empty for a test page a user sent themselves.",
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -292,12 +299,21 @@ class Notification(models.Model):
     step_attempt = models.PositiveIntegerField(default=0)
     idempotency_key = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField()
+    bundled_into = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bundled",
+        help_text="Held back by a rate limit and sent as part of that message.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["status", "due_at"]),
             models.Index(fields=["alert", "status"]),
+            models.Index(fields=["channel", "recipient", "sent_at"]),
         ]
         constraints = [
             models.CheckConstraint(
@@ -311,7 +327,8 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_channel_display()} to {self.recipient} for alert #{self.alert_id}"
+        about = f"alert #{self.alert_id}" if self.alert_id else "a test page"
+        return f"{self.get_channel_display()} to {self.recipient} for {about}"
 
 
 class EngineLease(models.Model):
