@@ -49,7 +49,11 @@ def context(alert: Alert) -> Context:
 
 
 def _claim(alert: Alert, **changes) -> bool:
-    """Move the alert on from the exact state we read; False if anybody else moved it."""
+    """Move the alert on from the exact state we read; False if anybody else moved it.
+
+    The assignee is part of that state: an assignment restarts the escalation
+    at the first step, possibly at the very instant and position we read.
+    """
     return bool(
         Alert.objects.filter(
             pk=alert.pk,
@@ -58,6 +62,7 @@ def _claim(alert: Alert, **changes) -> bool:
             round=alert.round,
             step_index=alert.step_index,
             attempt=alert.attempt,
+            assigned_to=alert.assigned_to_id,
         ).update(last_event_at=changes.pop("at"), **changes)
     )
 

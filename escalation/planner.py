@@ -6,7 +6,7 @@ unfold. It reads people, roles and contact methods, but writes nothing.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from accounts import rules
@@ -18,6 +18,8 @@ from escalation.policies import Position, Snapshot
 from groups import roster
 from groups.models import Group
 from schedules import oncall
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # How many steps one firing may skip (steps whose role nobody holds) before
 # it gives up: every step once, plus a wrap into the next round.
@@ -159,6 +161,11 @@ def plan_firing(ctx: Context, pos: Position, due: datetime, now: datetime) -> Fi
     step = steps[current.step]
     result.fired = current
     where = policies.describe_step(plan, current)
+    # The firing's due instant is part of every key: a replayed firing finds its
+    # keys taken, but firing the same position again later (after an
+    # acknowledgement timeout re-opens the alert, or an assignment restarts the
+    # escalation) pages again.
+    firing_id = (due - EPOCH) // timedelta(microseconds=1)
     for index, user in enumerate(people):
         offset = timedelta(seconds=index * step.get("member_wait", 0))
         found = reaches(ctx, step, user)
@@ -185,7 +192,8 @@ def plan_firing(ctx: Context, pos: Position, due: datetime, now: datetime) -> Fi
                     position=current,
                     reason=f"{where}; {reach.reason}",
                     key=(
-                        f"a{ctx.alert_id}:r{current.round}:s{current.step}:t{current.attempt}"
+                        f"a{ctx.alert_id}:f{firing_id}:r{current.round}:s{current.step}"
+                        f":t{current.attempt}"
                         f":u{user.pk}:{reach.channel}:{n}"
                     ),
                 )
@@ -195,7 +203,10 @@ def plan_firing(ctx: Context, pos: Position, due: datetime, now: datetime) -> Fi
         result.events.append(
             (EventKind.ESCALATED, f"Paging {user.display_name} via {channels}{when} ({where}).")
         )
-    result.following = policies.after(plan, current, due)
+    # Members are paged one after another, then the step's retry interval or
+    # wait counts from the last of them.
+    last_member = timedelta(seconds=(len(people) - 1) * step.get("member_wait", 0))
+    result.following = policies.after(plan, current, due + last_member)
     if result.following is None:
         result.events.append((EventKind.INFO, FINISHED))
     return result

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from escalation.models import EscalationPolicy, NotificationType, StepTarget
+from escalation.models import EscalationPolicy, EscalationStep, NotificationType, StepTarget
 
 Snapshot = dict[str, Any]
 
@@ -75,7 +75,16 @@ def snapshot(policy: EscalationPolicy | None) -> Snapshot:
         }
     # The version is read from the database: steps change it there only.
     version = EscalationPolicy.objects.values_list("version", flat=True).get(pk=policy.pk)
-    steps = policy.steps.order_by("position", "id").prefetch_related("users")
+    steps = policy.steps.order_by("position", "id")
+    # Named users are paged in the order they were added to the step (the
+    # join table's order), not in the User model's alphabetical order.
+    named: dict[int, list[int]] = {}
+    for step_id, user_id in (
+        EscalationStep.users.through.objects.filter(escalationstep__policy=policy)
+        .order_by("id")
+        .values_list("escalationstep_id", "user_id")
+    ):
+        named.setdefault(step_id, []).append(user_id)
     return {
         "policy_id": policy.pk,
         "name": policy.name,
@@ -92,7 +101,7 @@ def snapshot(policy: EscalationPolicy | None) -> Snapshot:
                 s.retry_interval_minutes,
                 s.wait_minutes,
                 s.member_wait_minutes,
-                [u.pk for u in s.users.all()],
+                named.get(s.pk, []),
             )
             for s in steps
         ],
