@@ -168,6 +168,10 @@ TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "+15005550006")
 # Escalation engine tuning.
 RESPONDER_LINK_MAX_AGE = env_int("RESPONDER_LINK_MAX_AGE", 7 * 24 * 3600)
 NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 5)
+# Rate limits per number and channel for SMS and voice (0 turns one off). What
+# is held back is delayed and bundled into one message, never dropped.
+THROTTLE_SMS_VOICE_PER_MINUTE = env_int("THROTTLE_SMS_VOICE_PER_MINUTE", 1)
+THROTTLE_SMS_VOICE_PER_15_MINUTES = env_int("THROTTLE_SMS_VOICE_PER_15_MINUTES", 5)
 INGEST_MAX_BODY_BYTES = 512 * 1024
 
 LOGGING = {

@@ -4,6 +4,10 @@ The ticker claims due pending rows (pending -> sending, by conditional UPDATE)
 and enqueues one `deliver` task per row, so a slow provider never holds up the
 engine. A row left in `sending` (its worker died, its task was lost) is put
 back to `pending` by the reaper: a duplicate page is better than a missed one.
+
+SMS and voice are rate limited per number (escalation.throttle): a row over
+the limit is not claimed but held back, and the row that goes when the limit
+allows carries every other due row for that number in one message, a bundle.
 """
 
 import logging
@@ -14,7 +18,7 @@ from django.conf import settings
 from django.db.models import F
 
 from alertops.lib import clock
-from escalation import transports
+from escalation import throttle, transports
 from escalation.alerts import record
 from escalation.models import AlertStatus, EventKind, Notification, NotificationStatus
 
@@ -27,6 +31,8 @@ DELIVER_TASK_TIMEOUT = 45
 SENDING_TIMEOUT = timedelta(seconds=60)
 BACKOFF_BASE = timedelta(seconds=15)
 BACKOFF_CAP = timedelta(minutes=10)
+# At most this many held rows ride in one message; the rest go in the next one.
+BUNDLE_MAX = 50
 
 
 def backoff(attempts: int) -> timedelta:
@@ -35,19 +41,26 @@ def backoff(attempts: int) -> timedelta:
 
 
 def reap(now: datetime) -> int:
-    """Put rows stuck in `sending` back to `pending`."""
+    """Put rows stuck in `sending` back to `pending` (out of any bundle they were in)."""
     return Notification.objects.filter(
         status=NotificationStatus.SENDING, claimed_at__lt=now - SENDING_TIMEOUT
-    ).update(status=NotificationStatus.PENDING, error="sending timed out; retrying")
+    ).update(
+        status=NotificationStatus.PENDING, error="sending timed out; retrying", bundled_into=None
+    )
 
 
 def claim_due(now: datetime, limit: int = 200) -> list[int]:
-    """Move due pending rows to `sending` and return the ids this caller claimed."""
-    ids = list(
+    """Move due pending rows to `sending` and return the ids this caller claimed.
+
+    SMS and voice rows for a number over its rate limit are held back instead
+    (their due time moves on), and only one row per number is claimed a pass.
+    """
+    due = list(
         Notification.objects.filter(status=NotificationStatus.PENDING, due_at__lte=now)
-        .order_by("due_at", "id")
-        .values_list("id", flat=True)[:limit]
+        .select_related("user")
+        .order_by("due_at", "id")[:limit]
     )
+    ids = throttle.admit(due, now)
     if not ids:
         return []
     # The token marks this caller's rows: a concurrent claimer's UPDATE
@@ -76,7 +89,11 @@ def dispatch_due(now: datetime, enqueue) -> int:
 
 
 def deliver(notification_id: int, now: datetime | None = None) -> str:
-    """Send one claimed notification. Safe to call again: only a `sending` row is sent."""
+    """Send one claimed notification. Safe to call again: only a `sending` row is sent.
+
+    An SMS or voice row for an alert also carries every other due row for the
+    same number (held back by the rate limit) in the same message.
+    """
     now = now or clock.now()
     notification = (
         Notification.objects.select_related("alert", "alert__group", "user")
@@ -86,37 +103,104 @@ def deliver(notification_id: int, now: datetime | None = None) -> str:
     if notification is None or notification.status != NotificationStatus.SENDING:
         return "skipped"
     alert = notification.alert
-    who = notification.user.display_name if notification.user else notification.recipient
+    who = _who(notification)
     channel = notification.get_channel_display()
     if alert is not None and alert.status != AlertStatus.OPEN:
         Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENDING).update(
             status=NotificationStatus.CANCELLED, error=f"alert {alert.status} before sending"
         )
         return "cancelled"
+    bundle = _gather(notification, now)
     try:
         result = transports.send(notification)
     except transports.TransportError as error:
-        return _failed(notification, who, channel, str(error), error.permanent, now)
+        return _failed(notification, bundle, who, channel, str(error), error.permanent, now)
     except Exception as error:
         # A bug or an unexpected library error: log it and retry like a
         # temporary failure, so the worker lives and the page is not lost.
         log.exception("transport %s crashed on notification %s", channel, notification.pk)
-        return _failed(notification, who, channel, f"unexpected error: {error!r}", False, now)
+        error_text = f"unexpected error: {error!r}"
+        return _failed(notification, bundle, who, channel, error_text, False, now)
+    sent = {
+        "status": NotificationStatus.SENT,
+        "sent_at": now,
+        "provider_ref": result.provider_ref[:255],
+        "subject": result.subject[:255],
+        "body": result.body,
+        "error": "",
+    }
     Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENDING).update(
-        status=NotificationStatus.SENT,
-        sent_at=now,
-        provider_ref=result.provider_ref[:255],
-        subject=result.subject[:255],
-        body=result.body,
-        error="",
+        **sent
     )
-    _record(
-        notification,
-        EventKind.NOTIFIED,
-        f"Notified {who} via {channel} ({notification.recipient}).",
-        now,
-    )
+    Notification.objects.filter(
+        pk__in=[row.pk for row in bundle],
+        status=NotificationStatus.SENDING,
+        bundled_into=notification,
+    ).update(**sent)
+    alerts = {row.alert_id for row in [notification, *bundle]}
+    for row in [notification, *bundle]:
+        others = len(alerts) - 1
+        if others:
+            plural = "s" if others > 1 else ""
+            how = f"bundled with {others} other alert{plural}"
+        else:
+            how = row.recipient
+        _record(row, EventKind.NOTIFIED, f"Notified {_who(row)} via {channel} ({how}).", now)
     return "sent"
+
+
+def _who(notification: Notification) -> str:
+    return notification.user.display_name if notification.user else notification.recipient
+
+
+def _gather(carrier: Notification, now: datetime) -> list[Notification]:
+    """Claim the other due SMS or voice rows for the carrier's number, to go in
+    its message; rows of alerts no longer open are cancelled instead.
+
+    The claim is the same conditional UPDATE and token as claim_due's, so a
+    row is either in this bundle or claimed by somebody else, never both.
+    Test pages (no alert) are neither bundled nor carry a bundle.
+    """
+    if carrier.alert_id is None or not throttle.is_throttled(carrier.channel):
+        return []
+    ids = list(
+        Notification.objects.filter(
+            channel=carrier.channel,
+            recipient=carrier.recipient,
+            status=NotificationStatus.PENDING,
+            due_at__lte=now,
+            alert__isnull=False,
+        )
+        .exclude(pk=carrier.pk)
+        .order_by("due_at", "id")
+        .values_list("id", flat=True)[:BUNDLE_MAX]
+    )
+    if not ids:
+        return []
+    token = uuid.uuid4().hex
+    Notification.objects.filter(id__in=ids, status=NotificationStatus.PENDING).update(
+        status=NotificationStatus.SENDING,
+        claimed_at=now,
+        claim_token=token,
+        attempts=F("attempts") + 1,
+        bundled_into=carrier,
+    )
+    claimed = Notification.objects.filter(
+        id__in=ids, status=NotificationStatus.SENDING, claim_token=token
+    ).select_related("alert", "alert__group", "user")
+    bundle = []
+    for row in claimed.order_by("id"):
+        if row.alert.status == AlertStatus.OPEN:
+            bundle.append(row)
+            continue
+        Notification.objects.filter(
+            pk=row.pk, status=NotificationStatus.SENDING, claim_token=token
+        ).update(
+            status=NotificationStatus.CANCELLED,
+            bundled_into=None,
+            error=f"alert {row.alert.status} before sending",
+        )
+    return bundle
 
 
 def _record(notification: Notification, kind: str, message: str, now: datetime) -> None:
@@ -128,10 +212,17 @@ def _record(notification: Notification, kind: str, message: str, now: datetime) 
 
 
 def _failed(
-    notification: Notification, who: str, channel: str, error: str, permanent: bool, now: datetime
+    notification: Notification,
+    bundle: list[Notification],
+    who: str,
+    channel: str,
+    error: str,
+    permanent: bool,
+    now: datetime,
 ) -> str:
     attempts = notification.attempts
     limit = settings.NOTIFICATION_MAX_ATTEMPTS
+    retry_at = now + backoff(attempts)
     if permanent or attempts >= limit:
         Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENDING).update(
             status=NotificationStatus.FAILED, error=error
@@ -143,8 +234,8 @@ def _failed(
             f"Could not notify {who} via {channel} ({notification.recipient}): {error} ({why}).",
             now,
         )
+        _bundle_failed(notification, bundle, channel, error, permanent, retry_at, now)
         return "failed"
-    retry_at = now + backoff(attempts)
     Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENDING).update(
         status=NotificationStatus.PENDING, due_at=retry_at, error=error
     )
@@ -155,4 +246,38 @@ def _failed(
         f"Retrying at {retry_at:%H:%M:%S} UTC.",
         now,
     )
+    _bundle_failed(notification, bundle, channel, error, permanent, retry_at, now)
     return "retrying"
+
+
+def _bundle_failed(
+    carrier: Notification,
+    bundle: list[Notification],
+    channel: str,
+    error: str,
+    permanent: bool,
+    retry_at: datetime,
+    now: datetime,
+) -> None:
+    """The rows a failed message carried: failed with it when the failure is
+    permanent (the number cannot be reached), otherwise back to pending, out
+    of the bundle, to go again at `retry_at` (in a new bundle, if any)."""
+    ours = Notification.objects.filter(status=NotificationStatus.SENDING, bundled_into=carrier)
+    for row in bundle:
+        mine = ours.filter(pk=row.pk)
+        if permanent:
+            mine.update(status=NotificationStatus.FAILED, error=error)
+            message = (
+                f"Could not notify {_who(row)} via {channel} ({row.recipient}): {error} "
+                "(permanent failure)."
+            )
+            _record(row, EventKind.FAILED, message, now)
+            continue
+        mine.update(
+            status=NotificationStatus.PENDING, due_at=retry_at, error=error, bundled_into=None
+        )
+        message = (
+            f"Sending {channel} to {_who(row)} failed (bundled with alert #{carrier.alert_id}): "
+            f"{error}. Retrying at {retry_at:%H:%M:%S} UTC."
+        )
+        _record(row, EventKind.WARNING, message, now)

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from escalation import messages
-from escalation.models import Notification
+from escalation import messages, throttle
+from escalation.models import Notification, NotificationStatus
 
 RENDERERS = {
     "email": lambda n: messages.email(n)[:2],
@@ -18,11 +18,20 @@ class Entry:
     subject: str
     text: str
     rendered_now: bool
+    # Waiting for a rate limit: `notification.error` says until when and why.
+    held: bool = False
 
 
 def entry(notification: Notification) -> Entry:
-    """The stored text of a sent message, or the text it would be sent with now."""
+    """The stored text of a sent message, or the text it would be sent with now.
+
+    A row bundled into another message has that message's text; the template
+    points to the message instead of repeating it.
+    """
+    held = notification.status == NotificationStatus.PENDING and notification.error.startswith(
+        throttle.HELD
+    )
     if notification.body:
-        return Entry(notification, notification.subject, notification.body, False)
+        return Entry(notification, notification.subject, notification.body, False, held)
     subject, text = RENDERERS[notification.channel](notification)
-    return Entry(notification, subject, text, True)
+    return Entry(notification, subject, text, True, held)
