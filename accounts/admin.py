@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from accounts.models import ContactMethod, User
+from accounts.models import ContactMethod, NotificationRule, User
 
 
 class ContactMethodInline(admin.TabularInline):
@@ -32,3 +32,10 @@ class ContactMethodAdmin(admin.ModelAdmin):
     list_filter = ["channel"]
     search_fields = ["address", "user__username", "user__full_name"]
     autocomplete_fields = ["user"]
+
+
+@admin.register(NotificationRule)
+class NotificationRuleAdmin(admin.ModelAdmin):
+    list_display = ["user", "urgency", "contact_method", "delay_minutes"]
+    list_filter = ["urgency"]
+    search_fields = ["user__username", "user__full_name", "contact_method__address"]

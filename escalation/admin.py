@@ -13,12 +13,23 @@ from escalation.models import (
 class EscalationStepInline(admin.TabularInline):
     model = EscalationStep
     extra = 0
-    fields = ["position", "target", "channels", "retries", "retry_interval_minutes", "wait_minutes"]
+    fields = [
+        "position",
+        "target",
+        "users",
+        "channels",
+        "retries",
+        "retry_interval_minutes",
+        "member_wait_minutes",
+        "wait_minutes",
+    ]
+    filter_horizontal = ["users"]
 
 
 @admin.register(EscalationPolicy)
 class EscalationPolicyAdmin(admin.ModelAdmin):
-    list_display = ["name", "repeat_count", "version", "updated_at"]
+    list_display = ["name", "notification_type", "repeat_count", "version", "updated_at"]
+    list_filter = ["notification_type"]
     search_fields = ["name", "description"]
     readonly_fields = ["version"]
     inlines = [EscalationStepInline]

@@ -230,3 +230,13 @@ def test_login_with_a_wrong_password(client, alice):
     assert response.status_code == 200
     assert "did not match" in response.content.decode()
     assert client.get("/").status_code == 302
+
+
+def test_a_forbidden_action_explains_itself(client, group, stakeholder):
+    alert = open_alert(group)
+    client.force_login(stakeholder)
+    response = client.post(action_url(alert.pk, "acknowledge"))
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "Stakeholders can view alerts but not act on them." in page
+    assert "Stakeholder (receive-only) role" in page
