@@ -14,7 +14,7 @@ from django.db import transaction
 
 from escalation.alerts import record
 from escalation.models import ACTIVE_STATUSES, Alert, AlertStatus, EventKind, Notification
-from escalation.planner import Context, plan_firing
+from escalation.planner import Context, Lookups, plan_firing
 from escalation.policies import Position
 
 log = logging.getLogger(__name__)
@@ -28,9 +28,10 @@ def run_due(now: datetime, limit: int = 500) -> int:
         .values_list("id", flat=True)[:limit]
     )
     moved = 0
+    lookups = Lookups()
     for alert_id in due:
         try:
-            moved += advance(alert_id, now)
+            moved += advance(alert_id, now, lookups)
         except Exception:
             # One broken alert must not stop the others; it stays due and is
             # tried again on the next tick.
@@ -38,13 +39,14 @@ def run_due(now: datetime, limit: int = 500) -> int:
     return moved
 
 
-def context(alert: Alert) -> Context:
+def context(alert: Alert, lookups: Lookups | None = None) -> Context:
     return Context(
         group=alert.group,
         plan=alert.policy_snapshot,
         severity=alert.severity,
         alert_id=alert.pk,
         assigned_to=alert.assigned_to,
+        lookups=lookups or Lookups(),
     )
 
 
@@ -68,7 +70,7 @@ def _claim(alert: Alert, **changes) -> bool:
 
 
 @transaction.atomic
-def advance(alert_id: int, now: datetime) -> bool:
+def advance(alert_id: int, now: datetime, lookups: Lookups | None = None) -> bool:
     """Fire the due step of one alert. False if it was not due or someone else won."""
     alert = Alert.objects.select_related("group", "assigned_to").filter(pk=alert_id).first()
     if (
@@ -82,7 +84,7 @@ def advance(alert_id: int, now: datetime) -> bool:
         return _reopen_after_ack_timeout(alert, now)
 
     firing = plan_firing(
-        context(alert),
+        context(alert, lookups),
         Position(alert.round, alert.step_index, alert.attempt),
         alert.next_action_at,
         now,

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from accounts import rules
-from accounts.contacts import contact_for
 from accounts.models import Channel, ContactMethod, Urgency, User
 from escalation import policies
 from escalation.models import EventKind, NotificationType, StepTarget
@@ -26,6 +25,43 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_SKIPS_PAST_STEPS = 1
 
 
+class Lookups:
+    """Reads shared by every alert planned at one instant (one engine tick).
+
+    Who holds a role is asked once per group, role and instant; a person's
+    contact methods and rules once per person. Without it each alert would
+    repeat the same queries.
+    """
+
+    def __init__(self) -> None:
+        self._holders: dict[tuple[int, str, datetime], list[User]] = {}
+        self._contacts: dict[int, dict[str, ContactMethod]] = {}
+        self._rules: dict[tuple[int, str], list[rules.Reach]] = {}
+
+    def holders(self, group: Group, target: str, at: datetime) -> list[User]:
+        key = (group.pk, target, at)
+        if key not in self._holders:
+            if target == StepTarget.ALL_MEMBERS:
+                self._holders[key] = roster.all_members(group)
+            else:
+                self._holders[key] = oncall.responders(group, target, at)
+        return self._holders[key]
+
+    def contact(self, user: User, channel: str) -> ContactMethod | None:
+        if user.pk not in self._contacts:
+            first: dict[str, ContactMethod] = {}
+            for method in user.contact_methods.order_by("position", "id"):
+                first.setdefault(method.channel, method)
+            self._contacts[user.pk] = first
+        return self._contacts[user.pk].get(channel)
+
+    def rules(self, user: User, urgency: str) -> list[rules.Reach]:
+        key = (user.pk, urgency)
+        if key not in self._rules:
+            self._rules[key] = rules.rules_for(user, urgency)
+        return self._rules[key]
+
+
 @dataclass(frozen=True)
 class Context:
     """What the planner needs to know about an alert (real or hypothetical)."""
@@ -35,6 +71,7 @@ class Context:
     severity: str
     alert_id: int | None = None
     assigned_to: User | None = None
+    lookups: Lookups = field(default_factory=Lookups, compare=False)
 
     @property
     def urgency(self) -> str:
@@ -74,18 +111,16 @@ def targets(ctx: Context, step: dict[str, Any], at: datetime) -> list[User]:
     if ctx.assigned_to is not None:
         return [ctx.assigned_to] if ctx.assigned_to.is_active else []
     target = step["target"]
-    if target == StepTarget.ALL_MEMBERS:
-        return roster.all_members(ctx.group)
     if target == StepTarget.USERS:
         by_id = {u.pk: u for u in User.objects.filter(pk__in=step.get("users", []), is_active=True)}
         return [by_id[pk] for pk in step.get("users", []) if pk in by_id]
-    return oncall.responders(ctx.group, target, at)
+    return ctx.lookups.holders(ctx.group, target, at)
 
 
 def reaches(ctx: Context, step: dict[str, Any], user: User) -> list[rules.Reach]:
     """How to reach `user` for this step: the policy's channels or the user's rules."""
     if ctx.plan.get("notification_type") == NotificationType.USER:
-        return rules.rules_for(user, ctx.urgency)
+        return ctx.lookups.rules(user, ctx.urgency)
     entries = sequence(step)
     if ctx.urgency == Urgency.LOW and ctx.plan.get("low_urgency_email_only", True):
         entries = [e for e in entries if e["channel"] == Channel.EMAIL] or [
@@ -93,7 +128,7 @@ def reaches(ctx: Context, step: dict[str, Any], user: User) -> list[rules.Reach]
         ]
     found = []
     for entry in entries:
-        contact = contact_for(user, entry["channel"])
+        contact = ctx.lookups.contact(user, entry["channel"])
         if contact is not None:
             minutes = entry["delay"] // 60
             found.append(
