@@ -126,7 +126,9 @@ Q_CLUSTER = {
     "retry": 90,
     "max_attempts": 3,
     "catch_up": False,
-    "save_limit": 1000,
+    # Successful tasks are not stored (every notification would write one);
+    # failed ones are, for the admin's Failed tasks page.
+    "save_limit": -1,
     "ack_failures": True,
     "poll": 0.1,
     "label": "Task queue",
@@ -155,6 +157,8 @@ ANYMAIL = {
     for name, value in os.environ.items()
     if name.startswith("ANYMAIL_")
 }
+# An ESP that does not answer within 10 s counts as a temporary failure.
+ANYMAIL.setdefault("REQUESTS_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "AlertOps <alerts@alertops.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 

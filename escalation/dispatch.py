@@ -11,7 +11,9 @@ allows carries every other due row for that number in one message, a bundle.
 """
 
 import logging
+import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -28,6 +30,9 @@ log = logging.getLogger(__name__)
 # its task was lost) and retried. The deliver task itself is stopped after
 # DELIVER_TASK_TIMEOUT, so a live send is never taken for a lost one.
 DELIVER_TASK_TIMEOUT = 45
+# A batch stops starting new sends after this long (each send may take up to
+# the providers' own 10 s timeouts), well inside DELIVER_TASK_TIMEOUT.
+DELIVERY_BUDGET_SECONDS = 20.0
 SENDING_TIMEOUT = timedelta(seconds=60)
 BACKOFF_BASE = timedelta(seconds=15)
 BACKOFF_CAP = timedelta(minutes=10)
@@ -86,6 +91,31 @@ def dispatch_due(now: datetime, enqueue) -> int:
     for notification_id in claimed:
         enqueue(notification_id)
     return len(claimed)
+
+
+def deliver_many(
+    notification_ids: list[int],
+    budget: float = DELIVERY_BUDGET_SECONDS,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> int:
+    """Send a batch of claimed notifications in order (a q task).
+
+    Past `budget` seconds (a slow provider), the rest go back to pending for
+    the next tick instead of waiting here. Returns how many were attempted.
+    """
+    started = monotonic()
+    for done, notification_id in enumerate(notification_ids):
+        if monotonic() - started > budget:
+            Notification.objects.filter(
+                id__in=notification_ids[done:], status=NotificationStatus.SENDING
+            ).update(
+                status=NotificationStatus.PENDING,
+                bundled_into=None,
+                attempts=F("attempts") - 1,  # not tried: the claim does not count
+            )
+            return done
+        deliver(notification_id)
+    return len(notification_ids)
 
 
 def deliver(notification_id: int, now: datetime | None = None) -> str:

@@ -117,7 +117,7 @@ def test_expired_ticker_is_replaced_and_resumes_without_duplicates(group, alice,
 
 
 @pytest.mark.parametrize("successor", [False, True])
-def test_run_ticker_ticks_every_second_then_hands_over(group, started, monkeypatch, successor):
+def test_run_ticker_ticks_every_tick_then_hands_over(group, started, monkeypatch, successor):
     open_alert(group)
     fake = FakeClock(T0)
     ticked_at = []
@@ -140,11 +140,13 @@ def test_run_ticker_ticks_every_second_then_hands_over(group, started, monkeypat
         successor=successor,
     )
 
+    tick = ticker.TICK_SECONDS
+    ticks = int(3 / tick) + 1  # one at the start, then one every tick until 3 s
     assert outcome == "finished"
-    assert ticked_at == [T0 + seconds(s) for s in range(4)]
-    assert fake.slept == [0.75, 0.75, 0.75]
+    assert ticked_at == [T0 + seconds(n * tick) for n in range(ticks)]
+    assert fake.slept == [tick - 0.25] * (ticks - 1)
     assert lease().holder == "A"
-    assert lease().expires_at == T0 + seconds(3.25)
+    assert lease().expires_at == T0 + seconds((ticks - 1) * tick + 0.25)
     assert not ticker.lease_is_live(fake.now())
     assert Notification.objects.get().status == "sent"
     assert started == (["start"] if successor else [])
@@ -165,8 +167,9 @@ def test_run_ticker_stops_when_its_lease_is_stolen(group, started, monkeypatch):
     )
 
     assert outcome == "lease lost"
-    assert ticked_at == [T0, T0 + seconds(1), T0 + seconds(2)]
-    assert (lease().holder, lease().expires_at) == ("thief", T0 + seconds(2) + TTL)
+    tick = seconds(ticker.TICK_SECONDS)
+    assert ticked_at == [T0, T0 + tick, T0 + 2 * tick]
+    assert (lease().holder, lease().expires_at) == ("thief", T0 + 2 * tick + TTL)
     assert started == []
 
 
@@ -185,7 +188,7 @@ def test_run_ticker_gives_up_while_a_live_ticker_keeps_renewing(db, started, mon
     assert outcome == "lease held by another ticker"
     assert ticked == []
     assert lease().holder == "other"
-    assert sum(fake.slept) == (TTL + seconds(1)).total_seconds()
+    assert sum(fake.slept) == (TTL + seconds(ticker.TICK_SECONDS)).total_seconds()
     assert started == []
 
 
@@ -237,3 +240,35 @@ def test_qcluster_command_starts_the_engine_before_the_cluster(started, monkeypa
     Command().handle()
 
     assert order == ["ticker", "cluster"]
+
+
+def test_default_tick_hands_deliveries_to_workers_in_batches(group, monkeypatch):
+    batches = []
+    monkeypatch.setattr(
+        ticker, "async_task", lambda func, ids, **kw: batches.append((func, list(ids)))
+    )
+    for n in range(ticker.DELIVERY_BATCH + 3):
+        raise_alert(group, AlertInput(summary=f"Disk {n}", dedup_key=f"d{n}"), now=T0)
+
+    assert ticker.tick(T0) == (ticker.DELIVERY_BATCH + 3, ticker.DELIVERY_BATCH + 3)
+
+    assert [func for func, _ in batches] == ["escalation.dispatch.deliver_many"] * 2
+    assert [len(ids) for _, ids in batches] == [ticker.DELIVERY_BATCH, 3]
+    claimed = set(Notification.objects.filter(status="sending").values_list("id", flat=True))
+    assert {i for _, ids in batches for i in ids} == claimed
+
+
+def test_a_batch_past_its_budget_puts_the_rest_back_for_the_next_tick(group, monkeypatch):
+    for n in range(3):
+        raise_alert(group, AlertInput(summary=f"Disk {n}", dedup_key=f"d{n}"), now=T0)
+    ids: list[int] = []
+    ticker.tick(T0, enqueue=ids.append)
+    delivered = []
+    monkeypatch.setattr(dispatch, "deliver", lambda nid: delivered.append(nid))
+    clock_values = iter([0.0, 0.0, 30.0])
+
+    assert dispatch.deliver_many(ids, budget=20, monotonic=lambda: next(clock_values)) == 1
+
+    assert delivered == ids[:1]
+    rest = Notification.objects.filter(id__in=ids[1:])
+    assert set(rest.values_list("status", "attempts")) == {("pending", 0)}

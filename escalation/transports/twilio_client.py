@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from twilio.http import HttpClient
+from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
@@ -50,15 +51,21 @@ class DevelopmentHttpClient(HttpClient):
         return Response(201, json.dumps(body))
 
 
-def make_http_client() -> HttpClient | None:
-    """The HTTP client for twilio: None (the library's own) when configured."""
+# Seconds to wait for Twilio's API before the send counts as a temporary failure.
+TIMEOUT_SECONDS = 10
+
+
+def make_http_client() -> HttpClient:
+    """The HTTP client for twilio: the library's own when configured, else the stand-in."""
     if settings.TWILIO_ACCOUNT_SID:
-        return None
+        return TwilioHttpClient(timeout=TIMEOUT_SECONDS)
     return DevelopmentHttpClient()
 
 
 def get_client() -> Client:
     http_client = make_http_client()
-    if http_client is None:
-        return Client(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+    if settings.TWILIO_ACCOUNT_SID:
+        return Client(
+            settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=http_client
+        )
     return Client(DEV_ACCOUNT_SID, "development", http_client=http_client)
