@@ -28,5 +28,10 @@ lint: setup
 pytest: setup
 	$(VENV)/bin/pytest -n 2
 
+# Benchmarks against the real q cluster and web server, each on a fresh
+# database (SQLite, or PostgreSQL when DATABASE_URL is set); prints a table.
+bench: setup
+	$(PY) -m bench
+
 clean:
 	rm -rf $(VENV) var staticfiles
