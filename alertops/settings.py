@@ -81,6 +81,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env_str("SQLITE_PATH", str(VAR_DIR / "alertops.sqlite3")),
+            # django-q closes "old" connections around every task: without a
+            # lifetime each task would reopen the file and rerun the PRAGMAs.
+            "CONN_MAX_AGE": 600,
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 
 from alertops.lib import clock
@@ -159,23 +160,25 @@ def deliver(notification_id: int, now: datetime | None = None) -> str:
         "body": result.body,
         "error": "",
     }
-    Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENDING).update(
-        **sent
-    )
-    Notification.objects.filter(
-        pk__in=[row.pk for row in bundle],
-        status=NotificationStatus.SENDING,
-        bundled_into=notification,
-    ).update(**sent)
-    alerts = {row.alert_id for row in [notification, *bundle]}
-    for row in [notification, *bundle]:
-        others = len(alerts) - 1
-        if others:
-            plural = "s" if others > 1 else ""
-            how = f"bundled with {others} other alert{plural}"
-        else:
-            how = row.recipient
-        _record(row, EventKind.NOTIFIED, f"Notified {_who(row)} via {channel} ({how}).", now)
+    # The rows and their timeline entries together: a crash leaves neither.
+    with transaction.atomic():
+        Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENDING).update(
+            **sent
+        )
+        Notification.objects.filter(
+            pk__in=[row.pk for row in bundle],
+            status=NotificationStatus.SENDING,
+            bundled_into=notification,
+        ).update(**sent)
+        alerts = {row.alert_id for row in [notification, *bundle]}
+        for row in [notification, *bundle]:
+            others = len(alerts) - 1
+            if others:
+                plural = "s" if others > 1 else ""
+                how = f"bundled with {others} other alert{plural}"
+            else:
+                how = row.recipient
+            _record(row, EventKind.NOTIFIED, f"Notified {_who(row)} via {channel} ({how}).", now)
     return "sent"
 
 

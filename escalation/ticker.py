@@ -1,8 +1,9 @@
-"""The ticker: the q-cluster task that drives the engine every second.
+"""The ticker: the q-cluster task that drives the engine twice a second.
 
 One ticker runs at a time, holding a lease row. It loops for about 20 seconds,
 every half second firing due escalation steps and dispatching due notifications,
-renewing its lease; then it releases the lease and enqueues its successor.
+renewing its lease; a few seconds before its end it enqueues its successor,
+which waits for the lease and takes over when this one releases it.
 A one-minute watchdog Schedule (alertops/qcluster.py) starts a new ticker
 whenever the lease has expired, so a killed cluster recovers by itself.
 """
@@ -27,6 +28,8 @@ LEASE_NAME = "engine"
 LEASE_TTL = timedelta(seconds=10)
 RUN_SECONDS = 20
 TICK_SECONDS = 0.5
+# How long before its end a ticker enqueues its successor.
+HANDOVER_LEAD = timedelta(seconds=5)
 # Notifications are handed to q workers this many at a time: one broker round
 # trip per batch instead of per message.
 DELIVERY_BATCH = 10
@@ -117,23 +120,30 @@ def run_ticker(
     started = now()
     deadline = started + timedelta(seconds=seconds)
     outcome = "finished"
+    handed_over = False
     try:
         while True:
             began = now()
             try:
                 tick(began, enqueue)
             except DatabaseError:
-                log.exception("ticker pass failed; trying again next second")
+                log.exception("ticker pass failed; trying again next tick")
             if not renew(holder, now()):
                 outcome = "lease lost"
                 break
+            if successor and not handed_over and now() >= deadline - HANDOVER_LEAD:
+                # Enqueued early, the successor gets through the task queue
+                # (behind any deliveries) while this one still ticks; it then
+                # waits for the lease and takes over within one tick.
+                start_ticker()
+                handed_over = True
             if now() >= deadline:
                 break
             elapsed = (now() - began).total_seconds()
             sleep(max(TICK_SECONDS - elapsed, 0.0))
     finally:
         release(holder, now())
-    if successor and outcome == "finished":
+    if successor and outcome == "finished" and not handed_over:
         start_ticker()
     return outcome
 

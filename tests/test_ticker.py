@@ -272,3 +272,18 @@ def test_a_batch_past_its_budget_puts_the_rest_back_for_the_next_tick(group, mon
     assert delivered == ids[:1]
     rest = Notification.objects.filter(id__in=ids[1:])
     assert set(rest.values_list("status", "attempts")) == {("pending", 0)}
+
+
+def test_successor_is_enqueued_before_the_end_and_only_once(db, monkeypatch):
+    fake = FakeClock(T0)
+    events = []
+    monkeypatch.setattr(ticker, "tick", lambda now, enqueue: events.append(("tick", now)))
+    monkeypatch.setattr(ticker, "start_ticker", lambda: events.append(("start", fake.now())))
+
+    assert ticker.run_ticker("A", seconds=10, now=fake.now, sleep=fake.sleep) == "finished"
+
+    starts = [at for kind, at in events if kind == "start"]
+    assert starts == [T0 + seconds(10) - ticker.HANDOVER_LEAD]
+    later_ticks = [at for kind, at in events if kind == "tick" and at > starts[0]]
+    assert later_ticks, "the ticker keeps ticking after enqueueing its successor"
+    assert not ticker.lease_is_live(fake.now())
