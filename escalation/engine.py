@@ -13,11 +13,23 @@ from datetime import datetime
 from django.db import transaction
 
 from escalation.alerts import record
-from escalation.models import ACTIVE_STATUSES, Alert, AlertStatus, EventKind, Notification
+from escalation.models import (
+    ACTIVE_STATUSES,
+    Alert,
+    AlertEvent,
+    AlertStatus,
+    EventKind,
+    Notification,
+)
 from escalation.planner import Context, Lookups, plan_firing
 from escalation.policies import Position
 
 log = logging.getLogger(__name__)
+
+
+# Due alerts are fired this many to a transaction: their reads, timeline
+# entries and notifications each take one query for the whole chunk.
+CHUNK = 25
 
 
 def run_due(now: datetime, limit: int = 500) -> int:
@@ -29,13 +41,40 @@ def run_due(now: datetime, limit: int = 500) -> int:
     )
     moved = 0
     lookups = Lookups()
-    for alert_id in due:
+    for start in range(0, len(due), CHUNK):
+        chunk = due[start : start + CHUNK]
+        try:
+            moved += _advance_chunk(chunk, now, lookups)
+        except Exception:
+            log.exception("escalation chunk failed; firing its alerts one by one")
+            moved += _advance_each(chunk, now, lookups)
+    return moved
+
+
+def _advance_each(alert_ids: list[int], now: datetime, lookups: Lookups) -> int:
+    moved = 0
+    for alert_id in alert_ids:
         try:
             moved += advance(alert_id, now, lookups)
         except Exception:
             # One broken alert must not stop the others; it stays due and is
             # tried again on the next tick.
             log.exception("escalation step failed for alert %s", alert_id)
+    return moved
+
+
+@transaction.atomic
+def _advance_chunk(alert_ids: list[int], now: datetime, lookups: Lookups) -> int:
+    alerts = Alert.objects.select_related("group", "assigned_to").filter(pk__in=alert_ids)
+    events: list[AlertEvent] = []
+    notifications: list[Notification] = []
+    moved = 0
+    for alert in sorted(alerts, key=lambda a: alert_ids.index(a.pk)):
+        if alert.status == AlertStatus.ACKNOWLEDGED:
+            moved += advance(alert.pk, now, lookups)  # rare: its own path
+        else:
+            moved += _fire(alert, now, lookups, events, notifications)
+    _write(events, notifications)
     return moved
 
 
@@ -73,16 +112,35 @@ def _claim(alert: Alert, **changes) -> bool:
 def advance(alert_id: int, now: datetime, lookups: Lookups | None = None) -> bool:
     """Fire the due step of one alert. False if it was not due or someone else won."""
     alert = Alert.objects.select_related("group", "assigned_to").filter(pk=alert_id).first()
-    if (
-        alert is None
-        or alert.status not in ACTIVE_STATUSES
-        or alert.next_action_at is None
-        or alert.next_action_at > now
-    ):
+    if alert is None:
         return False
-    if alert.status == AlertStatus.ACKNOWLEDGED:
+    if alert.status == AlertStatus.ACKNOWLEDGED and _is_due(alert, now):
         return _reopen_after_ack_timeout(alert, now)
+    events: list[AlertEvent] = []
+    notifications: list[Notification] = []
+    moved = _fire(alert, now, lookups or Lookups(), events, notifications)
+    _write(events, notifications)
+    return bool(moved)
 
+
+def _is_due(alert: Alert, now: datetime) -> bool:
+    return (
+        alert.status in ACTIVE_STATUSES
+        and alert.next_action_at is not None
+        and alert.next_action_at <= now
+    )
+
+
+def _fire(
+    alert: Alert,
+    now: datetime,
+    lookups: Lookups,
+    events: list[AlertEvent],
+    notifications: list[Notification],
+) -> int:
+    """Claim an open alert's due step and collect the rows it writes. 1 if it moved."""
+    if alert.status != AlertStatus.OPEN or not _is_due(alert, now):
+        return 0
     firing = plan_firing(
         context(alert, lookups),
         Position(alert.round, alert.step_index, alert.attempt),
@@ -99,28 +157,33 @@ def advance(alert_id: int, now: datetime, lookups: Lookups | None = None) -> boo
         next_action_at=following[1] if following else None,
     )
     if not moved:
-        return False
-    for kind, message in firing.events:
-        record(alert, kind, message, now)
-    Notification.objects.bulk_create(
-        [
-            Notification(
-                alert=alert,
-                user=page.user,
-                channel=page.channel,
-                recipient=page.contact.address,
-                due_at=page.due_at,
-                round=page.position.round,
-                step_index=page.position.step,
-                step_attempt=page.position.attempt,
-                idempotency_key=page.key,
-                created_at=now,
-            )
-            for page in firing.pages
-        ],
-        ignore_conflicts=True,
+        return 0
+    events.extend(
+        AlertEvent(alert=alert, kind=kind, message=message, at=now)
+        for kind, message in firing.events
     )
-    return True
+    notifications.extend(
+        Notification(
+            alert=alert,
+            user=page.user,
+            channel=page.channel,
+            recipient=page.contact.address,
+            due_at=page.due_at,
+            round=page.position.round,
+            step_index=page.position.step,
+            step_attempt=page.position.attempt,
+            idempotency_key=page.key,
+            created_at=now,
+        )
+        for page in firing.pages
+    )
+    return 1
+
+
+def _write(events: list[AlertEvent], notifications: list[Notification]) -> None:
+    AlertEvent.objects.bulk_create(events)
+    # A key already taken is a step fired before: writing it again is a no-op.
+    Notification.objects.bulk_create(notifications, ignore_conflicts=True)
 
 
 def _reopen_after_ack_timeout(alert: Alert, now: datetime) -> bool:

@@ -347,3 +347,28 @@ def test_one_broken_alert_does_not_stop_the_others(group):
     assert pages(healthy) == [("alice", "email")]
     broken.refresh_from_db()
     assert broken.next_action_at == T0  # still due, tried again next tick
+
+
+def test_a_broken_alert_in_a_chunk_does_not_stop_the_others(group, monkeypatch):
+    good = [
+        raise_alert(group, AlertInput(summary=f"ok {n}", dedup_key=f"ok{n}"), now=T0)[0]
+        for n in range(3)
+    ]
+    broken, _ = raise_alert(group, AlertInput(summary="broken", dedup_key="bad"), now=T0)
+    real_plan = engine.plan_firing
+
+    def plan_or_fail(ctx, *args):
+        if ctx.alert_id == broken.pk:
+            raise RuntimeError("a bug in planning this alert")
+        return real_plan(ctx, *args)
+
+    monkeypatch.setattr(engine, "plan_firing", plan_or_fail)
+
+    assert engine.run_due(T0) == 3
+
+    for alert in good:
+        assert alert.notifications.count() == 1
+        assert alert.events.filter(kind="escalated").count() == 1
+    broken.refresh_from_db()
+    assert broken.notifications.count() == 0
+    assert broken.next_action_at == T0  # still due: tried again next tick
