@@ -202,6 +202,19 @@ def resolve(
     return True
 
 
+def restart_escalation(now: datetime) -> dict:
+    """The fields that (re)open an alert and start its escalation from the first step."""
+    return {
+        "status": AlertStatus.OPEN,
+        "acknowledged_at": None,
+        "acknowledged_by": None,
+        "round": 0,
+        "step_index": 0,
+        "attempt": 0,
+        "next_action_at": now,
+    }
+
+
 def _position_unchanged(alert: Alert):
     return Alert.objects.filter(
         pk=alert.pk,
@@ -223,15 +236,7 @@ def assign(
     if not alert.is_active:
         return False
     won = _position_unchanged(alert).update(
-        assigned_to=assignee,
-        status=AlertStatus.OPEN,
-        acknowledged_at=None,
-        acknowledged_by=None,
-        round=0,
-        step_index=0,
-        attempt=0,
-        next_action_at=now,
-        last_event_at=now,
+        assigned_to=assignee, last_event_at=now, **restart_escalation(now)
     )
     if not won:
         return False

@@ -69,19 +69,25 @@ def claim_due(now: datetime, limit: int = 200) -> list[int]:
     ids = throttle.admit(due, now)
     if not ids:
         return []
-    # The token marks this caller's rows: a concurrent claimer's UPDATE
-    # matches none of the rows already moved to `sending`.
+    return list(claim(ids, now).values_list("id", flat=True))
+
+
+def claim(ids: list[int], now: datetime, **changes):
+    """Move those of `ids` still pending to `sending`; the rows this caller won.
+
+    A fresh token marks this caller's rows: a concurrent claimer's UPDATE
+    matches none of the rows already moved to `sending`.
+    """
     token = uuid.uuid4().hex
     Notification.objects.filter(id__in=ids, status=NotificationStatus.PENDING).update(
         status=NotificationStatus.SENDING,
         claimed_at=now,
         claim_token=token,
         attempts=F("attempts") + 1,
+        **changes,
     )
-    return list(
-        Notification.objects.filter(
-            id__in=ids, status=NotificationStatus.SENDING, claim_token=token
-        ).values_list("id", flat=True)
+    return Notification.objects.filter(
+        id__in=ids, status=NotificationStatus.SENDING, claim_token=token
     )
 
 
@@ -210,24 +216,14 @@ def _gather(carrier: Notification, now: datetime) -> list[Notification]:
     )
     if not ids:
         return []
-    token = uuid.uuid4().hex
-    Notification.objects.filter(id__in=ids, status=NotificationStatus.PENDING).update(
-        status=NotificationStatus.SENDING,
-        claimed_at=now,
-        claim_token=token,
-        attempts=F("attempts") + 1,
-        bundled_into=carrier,
-    )
-    claimed = Notification.objects.filter(
-        id__in=ids, status=NotificationStatus.SENDING, claim_token=token
-    ).select_related("alert", "alert__group", "user")
+    claimed = claim(ids, now, bundled_into=carrier).select_related("alert", "alert__group", "user")
     bundle = []
     for row in claimed.order_by("id"):
         if row.alert.status == AlertStatus.OPEN:
             bundle.append(row)
             continue
         Notification.objects.filter(
-            pk=row.pk, status=NotificationStatus.SENDING, claim_token=token
+            pk=row.pk, status=NotificationStatus.SENDING, claim_token=row.claim_token
         ).update(
             status=NotificationStatus.CANCELLED,
             bundled_into=None,

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from escalation.alerts import record
+from escalation.alerts import record, restart_escalation
 from escalation.models import (
     ACTIVE_STATUSES,
     Alert,
@@ -188,17 +188,7 @@ def _write(events: list[AlertEvent], notifications: list[Notification]) -> None:
 
 def _reopen_after_ack_timeout(alert: Alert, now: datetime) -> bool:
     """An acknowledged alert left unresolved past the policy's timeout escalates again."""
-    moved = _claim(
-        alert,
-        at=now,
-        status=AlertStatus.OPEN,
-        acknowledged_at=None,
-        acknowledged_by=None,
-        round=0,
-        step_index=0,
-        attempt=0,
-        next_action_at=now,
-    )
+    moved = _claim(alert, at=now, **restart_escalation(now))
     if not moved:
         return False
     minutes = (alert.policy_snapshot.get("ack_timeout") or 0) // 60
