@@ -9,12 +9,28 @@ import pytest
 from django.test import Client
 
 from accounts.models import Channel, ContactMethod, PlatformRole, User
+from alertops.lib import clock
 from escalation.models import EscalationPolicy, EscalationStep, StepTarget
 from escalation.transports import twilio_client
 from groups.models import Group, Membership
-from integrations.models import Integration, IntegrationKind
+from integrations.models import InboundEvent, Integration, IntegrationKind
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def now(monkeypatch):
+    """The time the views see; tests move it by assigning now.value."""
+
+    class Now:
+        value = T0
+
+    monkeypatch.setattr(clock, "now", lambda: Now.value)
+    return Now
+
+
+def last_inbound() -> InboundEvent | None:
+    return InboundEvent.objects.order_by("-id").first()
 
 
 def make_user(username: str, role: str = PlatformRole.BASIC, phone: str = "") -> User:

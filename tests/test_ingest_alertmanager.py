@@ -5,25 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from alertops.lib import clock
 from escalation.models import Alert, AlertEvent, Notification, NotificationStatus
 from integrations.models import InboundEvent
-from tests.conftest import T0, am_alert, am_payload, post_json
-
-
-@pytest.fixture
-def now(monkeypatch):
-    """The time the inbound view sees; tests move it by assigning now.value."""
-
-    class Now:
-        value = T0
-
-    monkeypatch.setattr(clock, "now", lambda: Now.value)
-    return Now
-
-
-def last_inbound():
-    return InboundEvent.objects.order_by("-id").first()
+from tests.conftest import T0, am_alert, am_payload, last_inbound, post_json
 
 
 def test_each_fingerprint_opens_its_own_alert(client, alertmanager, now):

@@ -4,25 +4,9 @@ from datetime import timedelta
 
 import pytest
 
-from alertops.lib import clock
 from escalation.models import Alert
 from integrations.models import InboundEvent, Integration, IntegrationKind
-from tests.conftest import T0, post_json
-
-
-@pytest.fixture
-def now(monkeypatch):
-    """The time the inbound view sees; tests move it by assigning now.value."""
-
-    class Now:
-        value = T0
-
-    monkeypatch.setattr(clock, "now", lambda: Now.value)
-    return Now
-
-
-def last_inbound():
-    return InboundEvent.objects.order_by("-id").first()
+from tests.conftest import T0, last_inbound, post_json
 
 
 def test_summary_alone_opens_an_alert_with_defaults(client, webhook, now):
