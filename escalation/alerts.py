@@ -215,7 +215,13 @@ def restart_escalation(now: datetime) -> dict:
     }
 
 
-def _position_unchanged(alert: Alert):
+def as_read(alert: Alert):
+    """The alert's row, only while its escalation state is still what we read.
+
+    Every change to the escalation is an UPDATE through this filter, then a
+    check of the row count: of an acknowledgement, an escalation step, an
+    assignment and an "escalate now" racing each other, exactly one wins.
+    """
     return Alert.objects.filter(
         pk=alert.pk,
         status=alert.status,
@@ -223,6 +229,7 @@ def _position_unchanged(alert: Alert):
         step_index=alert.step_index,
         attempt=alert.attempt,
         next_action_at=alert.next_action_at,
+        assigned_to=alert.assigned_to_id,
     )
 
 
@@ -235,9 +242,7 @@ def assign(
     alert.refresh_from_db()
     if not alert.is_active:
         return False
-    won = _position_unchanged(alert).update(
-        assigned_to=assignee, last_event_at=now, **restart_escalation(now)
-    )
+    won = as_read(alert).update(assigned_to=assignee, last_event_at=now, **restart_escalation(now))
     if not won:
         return False
     cancelled = _cancel_pending(alert, f"alert assigned to {assignee.display_name}")
@@ -265,7 +270,7 @@ def escalate_now(alert: Alert, now: datetime, by: User | None = None, via: str =
         if following is None:
             return False
         pos = following[0]
-    won = _position_unchanged(alert).update(
+    won = as_read(alert).update(
         round=pos.round,
         step_index=pos.step,
         attempt=pos.attempt,

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from escalation.alerts import record, restart_escalation
+from escalation.alerts import as_read, record, restart_escalation
 from escalation.models import (
     ACTIVE_STATUSES,
     Alert,
@@ -90,22 +90,8 @@ def context(alert: Alert, lookups: Lookups | None = None) -> Context:
 
 
 def _claim(alert: Alert, **changes) -> bool:
-    """Move the alert on from the exact state we read; False if anybody else moved it.
-
-    The assignee is part of that state: an assignment restarts the escalation
-    at the first step, possibly at the very instant and position we read.
-    """
-    return bool(
-        Alert.objects.filter(
-            pk=alert.pk,
-            status=alert.status,
-            next_action_at=alert.next_action_at,
-            round=alert.round,
-            step_index=alert.step_index,
-            attempt=alert.attempt,
-            assigned_to=alert.assigned_to_id,
-        ).update(last_event_at=changes.pop("at"), **changes)
-    )
+    """Move the alert on from the exact state we read; False if anybody else moved it."""
+    return bool(as_read(alert).update(last_event_at=changes.pop("at"), **changes))
 
 
 @transaction.atomic

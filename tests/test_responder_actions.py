@@ -262,13 +262,13 @@ def test_acknowledgement_between_the_engine_reading_and_claiming_wins_alone(
 def test_escalate_now_racing_an_acknowledgement_changes_nothing(group, alice, monkeypatch):
     alert = open_alert(group)
     engine.run_due(T0)
-    real_position_unchanged = alerts._position_unchanged
+    real_position_unchanged = alerts.as_read
 
     def acknowledge_first(read):
         assert acknowledge(Alert.objects.get(pk=read.pk), T0 + minutes(1), by=alice)
         return real_position_unchanged(read)
 
-    monkeypatch.setattr(alerts, "_position_unchanged", acknowledge_first)
+    monkeypatch.setattr(alerts, "as_read", acknowledge_first)
 
     assert not alerts.escalate_now(alert, T0 + minutes(1), by=alice)
 
@@ -304,3 +304,22 @@ def test_assignment_racing_an_engine_step_wins_alone(group, alice, bob, carol, m
         1,
         at + minutes(5),
     )
+
+
+def test_escalate_now_loses_to_an_assignment_made_while_it_ran(group, alice, bob, monkeypatch):
+    # A new alert (first step due now) and a fresh assignment look alike but
+    # for the assignee: the guard must tell them apart.
+    alert, _ = raise_alert(group, AlertInput(summary="Disk full", dedup_key="disk"), now=T0)
+    real_as_read = alerts.as_read
+
+    def assign_first(read):
+        monkeypatch.setattr(alerts, "as_read", real_as_read)
+        assert alerts.assign(Alert.objects.get(pk=read.pk), bob, T0, by=alice)
+        return real_as_read(read)
+
+    monkeypatch.setattr(alerts, "as_read", assign_first)
+
+    assert not alerts.escalate_now(alert, T0, by=alice)
+    alert.refresh_from_db()
+    assert (alert.assigned_to, alert.step_index, alert.next_action_at) == (bob, 0, T0)
+    assert not alert.events.filter(message__startswith="Escalated now").exists()
