@@ -34,15 +34,16 @@ class Lookups:
     """
 
     def __init__(self) -> None:
-        self._holders: dict[tuple[int, str, datetime], list[User]] = {}
+        self._holders: dict[tuple[int, str, datetime], oncall.Responders] = {}
         self._contacts: dict[int, dict[str, ContactMethod]] = {}
         self._rules: dict[tuple[int, str], list[rules.Reach]] = {}
 
-    def holders(self, group: Group, target: str, at: datetime) -> list[User]:
+    def holders(self, group: Group, target: str, at: datetime) -> oncall.Responders:
+        """Who holds `target` at `at`: the schedule's on-call person, or static order."""
         key = (group.pk, target, at)
         if key not in self._holders:
             if target == StepTarget.ALL_MEMBERS:
-                self._holders[key] = roster.all_members(group)
+                self._holders[key] = oncall.Responders(roster.all_members(group))
             else:
                 self._holders[key] = oncall.responders(group, target, at)
         return self._holders[key]
@@ -107,13 +108,14 @@ def sequence(step: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def targets(ctx: Context, step: dict[str, Any], at: datetime) -> list[User]:
+def targets(ctx: Context, step: dict[str, Any], at: datetime) -> oncall.Responders:
+    """Whom the step pages when it fires at `at`, and a note when the schedule had nobody."""
     if ctx.assigned_to is not None:
-        return [ctx.assigned_to] if ctx.assigned_to.is_active else []
+        return oncall.Responders([ctx.assigned_to] if ctx.assigned_to.is_active else [])
     target = step["target"]
     if target == StepTarget.USERS:
         by_id = {u.pk: u for u in User.objects.filter(pk__in=step.get("users", []), is_active=True)}
-        return [by_id[pk] for pk in step.get("users", []) if pk in by_id]
+        return oncall.Responders([by_id[pk] for pk in step.get("users", []) if pk in by_id])
     return ctx.lookups.holders(ctx.group, target, at)
 
 
@@ -167,7 +169,10 @@ def plan_firing(ctx: Context, pos: Position, due: datetime, now: datetime) -> Fi
     skips = 0
     while current is not None and skips <= len(steps) + MAX_SKIPS_PAST_STEPS:
         step = steps[current.step]
-        people = targets(ctx, step, now)
+        found = targets(ctx, step, now)
+        people = found.users
+        if found.note:
+            result.events.append((EventKind.WARNING, found.note))
         if people:
             break
         result.events.append(

@@ -1,17 +1,225 @@
-"""Who is on call: the one question the escalation engine asks about people.
+"""Who is on call: the questions the rest of the product asks about schedules.
 
-Until groups have schedules, a role's responders are the group's members with
-that role in static order. The engine asks at the moment a step fires, so a
-schedule added later changes who is paged without touching the engine.
+`who_is_on_call(schedule, role, at)` answers for one instant, `final_schedule`
+for a window (every instant of each role in exactly one shift, gaps marked).
+Both read the schedule's layers and overrides and hand them to
+schedules.timeline, which does the arithmetic in the schedule's zone.
+
+`responders(group, role, at)` is what the escalation engine calls when a step
+fires: the person on call for that role if the group has a schedule and
+somebody is on, otherwise the members with the role in static order, with a
+note saying why.
 """
 
-from datetime import datetime
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ObjectDoesNotExist
 
 from accounts.models import User
 from groups import roster
-from groups.models import Group
+from groups.models import Group, Role
+from schedules import timeline
+from schedules.models import Override, Restriction, Rotation, RotationMember, Schedule, ShiftUnit
+
+ROLES = (Role.PRIMARY.value, Role.SECONDARY.value)
+UNITS = {
+    ShiftUnit.HOURS: timedelta(hours=1),
+    ShiftUnit.DAYS: timedelta(days=1),
+    ShiftUnit.WEEKS: timedelta(weeks=1),
+}
+# How far ahead `current` looks for the end of the shift holding an instant.
+LOOKAHEAD = timedelta(days=42)
+INSTANT = timedelta(microseconds=1)
 
 
-def responders(group: Group, role: str, at: datetime) -> list[User]:
-    """The users to page for `role` in `group` at instant `at`."""
-    return roster.members_with_role(group, role)
+@dataclass(frozen=True)
+class Shift:
+    """One stretch of the final schedule. `user` is None for a gap."""
+
+    role: str
+    start: datetime
+    end: datetime
+    user: User | None
+    source: str
+    source_id: int | None = None
+    source_name: str = ""
+    replaced: User | None = None
+
+    @property
+    def is_gap(self) -> bool:
+        return self.source == timeline.GAP
+
+    @property
+    def is_override(self) -> bool:
+        return self.source == timeline.OVERRIDE
+
+    @property
+    def hours(self) -> float:
+        return (self.end - self.start).total_seconds() / 3600
+
+    @property
+    def role_label(self) -> str:
+        return Role(self.role).label
+
+
+def compile_rotation(rotation: Rotation, users: list[int], windows: list[timeline.Window]):
+    """A rotation as plain data for schedules.timeline."""
+    start = datetime.combine(rotation.start_date, rotation.handoff_time)
+    end = datetime.combine(rotation.end_date, datetime.min.time()) if rotation.end_date else None
+    step = rule = None
+    if rotation.shift_unit == ShiftUnit.CUSTOM:
+        if rotation.recurrence and rotation.recurrence.rrules:
+            rule = rotation.recurrence.to_dateutil_rruleset(dtstart=start)
+        else:
+            users = []  # a custom layer without a rule puts nobody on call
+    else:
+        step = UNITS[rotation.shift_unit] * rotation.shift_length
+    return timeline.Layer(
+        id=rotation.pk,
+        role=rotation.role,
+        layer=rotation.layer,
+        start=start,
+        end=end,
+        users=users,
+        step=step,
+        rule=rule,
+        windows=windows,
+    )
+
+
+def layers_of(schedule: Schedule, role: str | None = None) -> list[timeline.Layer]:
+    rotations = Rotation.objects.filter(schedule=schedule)
+    if role is not None:
+        rotations = rotations.filter(role=role)
+    rotations = list(rotations)
+    ids = [r.pk for r in rotations]
+    users: dict[int, list[int]] = defaultdict(list)
+    for rotation_id, user_id in (
+        RotationMember.objects.filter(rotation_id__in=ids, user__is_active=True)
+        .order_by("rotation_id", "position", "id")
+        .values_list("rotation_id", "user_id")
+    ):
+        users[rotation_id].append(user_id)
+    windows: dict[int, list[timeline.Window]] = defaultdict(list)
+    for rotation_id, days, start, end in Restriction.objects.filter(
+        rotation_id__in=ids
+    ).values_list("rotation_id", "weekdays", "start_time", "end_time"):
+        windows[rotation_id].append(
+            timeline.Window(frozenset(int(d) for d in days if d in "0123456"), start, end)
+        )
+    return [compile_rotation(r, users[r.pk], windows[r.pk]) for r in rotations]
+
+
+def covers_of(
+    schedule: Schedule, start: datetime, end: datetime, role: str | None = None
+) -> list[timeline.Cover]:
+    """Overrides of active users meeting [start, end)."""
+    overrides = Override.objects.filter(
+        schedule=schedule, ends_at__gt=start, starts_at__lt=end, user__is_active=True
+    )
+    if role is not None:
+        overrides = overrides.filter(role=role)
+    return [
+        timeline.Cover(pk, role_, user_id, starts_at, ends_at, replaces_id)
+        for pk, role_, user_id, starts_at, ends_at, replaces_id in overrides.values_list(
+            "pk", "role", "user_id", "starts_at", "ends_at", "replaces_id"
+        )
+    ]
+
+
+def who_is_on_call(schedule: Schedule, role: str, at: datetime) -> User | None:
+    """The one person the schedule puts on call for `role` at instant `at`."""
+    slot = timeline.on_call(
+        layers_of(schedule, role),
+        covers_of(schedule, at, at + INSTANT, role),
+        role,
+        at,
+        schedule.zone,
+    )
+    if slot is None:
+        return None
+    return User.objects.filter(pk=slot.user).first()
+
+
+def final_schedule(
+    schedule: Schedule, start: datetime, end: datetime, roles: tuple[str, ...] = ROLES
+) -> list[Shift]:
+    """The resolved shifts of `roles` over [start, end), gaps included, by role then time."""
+    layers = layers_of(schedule)
+    covers = covers_of(schedule, start, end)
+    slots = [
+        slot
+        for role in roles
+        for slot in timeline.resolve(layers, covers, role, start, end, schedule.zone)
+    ]
+    user_ids = {s.user for s in slots} | {s.replaced for s in slots}
+    users = User.objects.in_bulk([pk for pk in user_ids if pk is not None])
+    names = {
+        timeline.LAYER: dict(Rotation.objects.filter(schedule=schedule).values_list("pk", "name")),
+        timeline.OVERRIDE: {},
+    }
+    return [
+        Shift(
+            role=s.role,
+            start=s.start,
+            end=s.end,
+            user=users.get(s.user),
+            source=s.source,
+            source_id=s.source_id,
+            source_name=names.get(s.source, {}).get(s.source_id, "override")
+            if s.source != timeline.GAP
+            else "",
+            replaced=users.get(s.replaced),
+        )
+        for s in slots
+    ]
+
+
+def current(schedule: Schedule, at: datetime) -> dict[str, Shift]:
+    """For each role, the shift holding `at` (with its true end, up to LOOKAHEAD away)."""
+    found = {}
+    for shift in final_schedule(schedule, at, at + LOOKAHEAD):
+        found.setdefault(shift.role, shift)
+    return found
+
+
+def schedule_of(group: Group) -> Schedule | None:
+    try:
+        return group.schedule
+    except ObjectDoesNotExist:
+        return None
+
+
+@dataclass(frozen=True)
+class Responders:
+    """Who to page for a role, and, when the schedule could not say, why not."""
+
+    users: list[User]
+    note: str = ""
+
+
+def responders(group: Group, role: str, at: datetime) -> Responders:
+    """The users to page for `role` in `group` when a step fires at instant `at`."""
+    schedule = schedule_of(group) if role in ROLES else None
+    if schedule is None:
+        return Responders(roster.members_with_role(group, role))
+    user = who_is_on_call(schedule, role, at)
+    if user is not None:
+        return Responders([user])
+    static = roster.members_with_role(group, role)
+    label = Role(role).label
+    when = f"{timeline.local(at, schedule.zone):%a %d %b %H:%M} {schedule.time_zone}"
+    if static:
+        names = ", ".join(u.display_name for u in static)
+        note = (
+            f"Nobody is on call as {label} in {group.name}'s schedule at {when}; "
+            f"paging the group's {label} members in static order instead: {names}."
+        )
+    else:
+        note = (
+            f"Nobody is on call as {label} in {group.name}'s schedule at {when}, "
+            f"and no member of the group has the {label} role."
+        )
+    return Responders(static, note)
