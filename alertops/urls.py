@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from accounts import views as account_views
 from alertops.api import api
@@ -19,6 +19,7 @@ urlpatterns = [
     path("policies/<int:policy_id>/delete/", policies.policy_delete, name="policy-delete"),
     path("groups/", groups.group_list, name="group-list"),
     path("groups/<int:group_id>/", groups.group_detail, name="group-detail"),
+    path("", include("schedules.urls")),
     path("profile/", account_views.profile, name="profile"),
     path("profile/contacts/", account_views.contact_add, name="contact-add"),
     path(

@@ -223,3 +223,33 @@ def responders(group: Group, role: str, at: datetime) -> Responders:
             f"and no member of the group has the {label} role."
         )
     return Responders(static, note)
+
+
+def summary(group: Group, at: datetime) -> list[dict]:
+    """Primary, Secondary and Manager at `at`, as the engine would page them, for pages."""
+    schedule = schedule_of(group)
+    current_shifts = current(schedule, at) if schedule else {}
+    rows = []
+    for role in ROLES:
+        shift = current_shifts.get(role)
+        if shift is not None and shift.user is not None:
+            rows.append({"role": shift.role_label, "users": [shift.user], "shift": shift})
+        else:
+            found = responders(group, role, at)
+            rows.append(
+                {
+                    "role": Role(role).label,
+                    "users": found.users,
+                    "shift": shift,
+                    "static": True,
+                    "note": found.note,
+                }
+            )
+    rows.append(
+        {
+            "role": Role.MANAGER.label,
+            "users": roster.members_with_role(group, Role.MANAGER),
+            "static": True,
+        }
+    )
+    return rows

@@ -13,6 +13,8 @@ from alertops.lib import clock
 from escalation import actions
 from escalation import outbox as outbox_service
 from escalation.models import ACTIVE_STATUSES, Alert, AlertEvent, Notification
+from groups.models import Group
+from schedules import oncall
 
 
 def _active_alerts():
@@ -29,10 +31,19 @@ def _active_alerts():
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     recent = Alert.objects.filter(status="resolved").select_related("group")
+    now = clock.now()
+    on_call_groups = [
+        {"group": group, "rows": oncall.summary(group, now)}
+        for group in Group.objects.order_by("name")
+    ]
     return render(
         request,
         "escalation/home.html",
-        {"alerts": _active_alerts(), "recent": recent.order_by("-resolved_at")[:10]},
+        {
+            "alerts": _active_alerts(),
+            "recent": recent.order_by("-resolved_at")[:10],
+            "on_call_groups": on_call_groups,
+        },
     )
 
 

@@ -11,10 +11,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from alertops.lib import clock
 from escalation import policies as policy_service
 from escalation.models import ACTIVE_STATUSES, Alert
 from escalation.views import dry_run
 from groups.models import Group, Membership
+from schedules import oncall
 
 
 @login_required
@@ -50,6 +52,8 @@ def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
             "group": group,
             "memberships": group.memberships.select_related("user").order_by("position", "id"),
             "alerts": alerts,
+            "on_call": oncall.summary(group, clock.now()),
+            "schedule": oncall.schedule_of(group),
             "default_name": policy_service.DEFAULT_POLICY_NAME,
             **dry_run.context(request, group=group),
         },

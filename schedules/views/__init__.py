@@ -1,0 +1,1 @@
+"""Schedule pages: the calendar (pages), and the forms that change it (edit)."""
