@@ -1,13 +1,17 @@
 """Load the demo data (idempotent) and print how to reach it."""
 
+from datetime import time, timedelta
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import Channel, ContactMethod, PlatformRole, User
+from alertops.lib import clock
 from escalation.models import EscalationPolicy, EscalationStep, StepTarget
 from groups.models import Group, Membership
 from integrations.models import Integration, IntegrationKind
+from schedules.models import Rotation, RotationMember, Schedule, ShiftUnit
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin"
@@ -20,6 +24,12 @@ MEMBERS = [
     ("morgan", "Morgan Lee", "is_manager", "+15550100003"),
 ]
 STEPS = [(StepTarget.PRIMARY, 5), (StepTarget.SECONDARY, 10), (StepTarget.MANAGER, 10)]
+SCHEDULE_ZONE = "Europe/London"
+# (layer name, role, usernames in turn): weekly, handing over on Mondays at 09:00.
+LAYERS = [
+    ("Weekly Primary", "primary", ["priya", "sam"]),
+    ("Weekly Secondary", "secondary", ["sam", "priya"]),
+]
 INTEGRATIONS = [
     ("Prometheus Alertmanager", IntegrationKind.ALERTMANAGER),
     ("Generic webhook", IntegrationKind.WEBHOOK),
@@ -81,7 +91,32 @@ class Command(BaseCommand):
             Membership.objects.get_or_create(
                 group=group, user=user, defaults={flag: True, "position": position}
             )
+        self.load_schedule(group)
         return [
             Integration.objects.get_or_create(name=name, kind=kind, defaults={"group": group})[0]
             for name, kind in INTEGRATIONS
         ]
+
+    def load_schedule(self, group: Group) -> None:
+        """Weekly rotations in which Priya is Primary this week and Sam next week."""
+        schedule, created = Schedule.objects.get_or_create(
+            group=group, defaults={"time_zone": SCHEDULE_ZONE}
+        )
+        if not created:
+            return
+        today = clock.now().astimezone(schedule.zone).date()
+        monday = today - timedelta(days=today.weekday())
+        for name, role, usernames in LAYERS:
+            rotation = Rotation.objects.create(
+                schedule=schedule,
+                name=name,
+                role=role,
+                start_date=monday - timedelta(days=7),
+                handoff_time=time(9, 0),
+                shift_unit=ShiftUnit.WEEKS,
+            )
+            # The layer starts a week early, so this week (from Monday 09:00) is the
+            # second turn and there is no gap before the first handoff.
+            people = [User.objects.get(username=u) for u in usernames[1:] + usernames[:1]]
+            for position, user in enumerate(people):
+                RotationMember.objects.create(rotation=rotation, user=user, position=position)
