@@ -402,3 +402,23 @@ def test_group_page_and_dashboard_show_who_is_on_call(schedule, group, alice, bo
     body = home.content.decode()
     assert "On call now" in body
     assert home.context["on_call_groups"][0]["rows"][0]["users"] == [bob]
+
+
+def test_schedule_page_offers_both_feeds_and_the_report(schedule, group, bob, now):
+    from schedules.models import UserFeed
+
+    now.value = T0
+    client = login(bob)
+    page = client.get(reverse("schedule", args=[group.pk]))
+    body = page.content.decode()
+    assert f"/calendar/schedule/{schedule.feed_token}.ics" in body
+    feed = UserFeed.objects.get(user=bob)
+    assert f"/calendar/user/{feed.token}.ics" in body
+    assert reverse("schedule-report", args=[group.pk]) in body
+    # Only managers see the button that changes the schedule's address.
+    assert reverse("schedule-feed-rotate", args=[group.pk]) not in body
+    back = client.post(reverse("user-feed-rotate"), {"next": page.request["PATH_INFO"]})
+    assert back["Location"] == reverse("schedule", args=[group.pk])
+    assert UserFeed.objects.get(user=bob).token != feed.token
+    elsewhere = client.post(reverse("user-feed-rotate"), {"next": "https://evil.example/"})
+    assert elsewhere["Location"] == reverse("profile")

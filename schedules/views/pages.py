@@ -18,7 +18,7 @@ from accounts.permissions import can_manage_schedules, forbidden
 from accounts.timezones import zone_of
 from alertops.lib import clock
 from groups.models import Group
-from schedules import calendar, oncall
+from schedules import calendar, ical, oncall
 from schedules.forms import ScheduleForm
 from schedules.models import Override, Rotation, Schedule, ShiftUnit
 from schedules.views.access import override_scope, refusal_for_layers
@@ -123,9 +123,7 @@ def schedule_page(request: HttpRequest, group_id: int) -> HttpResponse:
             "days": laid_out,
             "weeks": _weeks(laid_out) if view == "month" else [],
             "legend": calendar.legend(shifts),
-            "shifts": sorted((s for s in shifts if s.end > now), key=lambda s: (s.start, s.role))
-            if view == "week"
-            else [],
+            "shifts": _upcoming(schedule, now, end) if view == "week" else [],
             "gaps_soon": soon[:GAPS_LISTED],
             "gaps_more": max(len(soon) - GAPS_LISTED, 0),
             "gap_days": GAP_WARNING_DAYS,
@@ -139,11 +137,21 @@ def schedule_page(request: HttpRequest, group_id: int) -> HttpResponse:
             .select_related("user", "replaces")
             .order_by("starts_at"),
             "can_override": scope is not None,
+            "feed_url": ical.schedule_feed_url(schedule),
+            "my_feed_url": ical.user_feed_url(request.user),
             "me": request.user,
             "now": now,
         }
     )
     return render(request, "schedules/schedule.html", context)
+
+
+def _upcoming(schedule: Schedule, now, end) -> list[oncall.Shift]:
+    """The shifts from now to `end` of the page, each with its true end."""
+    if end <= now:
+        return []
+    shifts = oncall.final_schedule(schedule, now, end + oncall.LOOKAHEAD)
+    return sorted((s for s in shifts if s.start < end), key=lambda s: (s.start, s.role))
 
 
 def _weeks(days: list) -> list[list]:
