@@ -31,6 +31,7 @@ BENCHMARKS = {
     "costs": ("bench.costs", 120, "15 s"),
     "ingest": ("bench.ingest", 150, "1 min"),
     "fault": ("bench.fault", 240, "1.5 min"),
+    "schedule": ("bench.schedule", 120, "40 s"),
 }
 # Never reach the network: no real email provider, Twilio or Redis.
 DROPPED_VARIABLES = (

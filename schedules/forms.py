@@ -16,9 +16,8 @@ from django.forms import formset_factory
 from recurrence.exceptions import DeserializationError
 
 from accounts.models import User
-from alertops.lib import clock
 from groups.models import Group
-from schedules import overrides
+from schedules import overrides, signals
 from schedules.models import (
     Override,
     Restriction,
@@ -302,7 +301,7 @@ class LayerEditor:
                 for f in self.restrictions
                 if not f.is_empty
             )
-            Schedule.objects.filter(pk=rotation.schedule_id).update(updated_at=clock.now())
+            signals.touch(rotation.schedule_id)
         return rotation
 
 

@@ -51,6 +51,11 @@ class Schedule(models.Model):
         help_text="Handoffs and restrictions are wall-clock times in this zone.",
     )
     feed_token = models.CharField(max_length=64, unique=True, default=new_feed_token)
+    version = models.PositiveIntegerField(
+        default=1,
+        editable=False,
+        help_text="Raised by every change to the layers; keys the compiled layers in memory.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -97,7 +102,7 @@ class Rotation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["schedule", "role", "layer", "id"]
+        ordering = ["role", "layer", "id"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(shift_length__gte=1), name="rotation_shift_length_positive"
@@ -122,7 +127,7 @@ class RotationMember(models.Model):
     position = models.PositiveIntegerField()
 
     class Meta:
-        ordering = ["rotation", "position", "id"]
+        ordering = ["position", "id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["rotation", "position"], name="rotation_member_position_unique"
@@ -150,7 +155,7 @@ class Restriction(models.Model):
     end_time = models.TimeField()
 
     class Meta:
-        ordering = ["rotation", "id"]
+        ordering = ["id"]
 
     def __str__(self) -> str:
         return f"{self.weekdays} {self.start_time:%H:%M}-{self.end_time:%H:%M}"
@@ -189,7 +194,7 @@ class Override(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["schedule", "starts_at", "id"]
+        ordering = ["starts_at", "id"]
         indexes = [models.Index(fields=["schedule", "role", "ends_at"])]
         constraints = [
             models.CheckConstraint(

@@ -11,11 +11,14 @@ somebody is on, otherwise the members with the role in static order, with a
 note saying why.
 """
 
+import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.utils import timezone
 
 from accounts.models import User
 from groups import roster
@@ -64,14 +67,20 @@ class Shift:
         return Role(self.role).label
 
 
-def compile_rotation(rotation: Rotation, users: list[int], windows: list[timeline.Window]):
-    """A rotation as plain data for schedules.timeline."""
+def compile_rotation(
+    rotation: Rotation, users: list[int], windows: list[timeline.Window], zone: ZoneInfo
+):
+    """A rotation as plain data for schedules.timeline, in the wall clock of `zone`."""
     start = datetime.combine(rotation.start_date, rotation.handoff_time)
     end = datetime.combine(rotation.end_date, datetime.min.time()) if rotation.end_date else None
     step = rule = None
     if rotation.shift_unit == ShiftUnit.CUSTOM:
         if rotation.recurrence and rotation.recurrence.rrules:
-            rule = rotation.recurrence.to_dateutil_rruleset(dtstart=start)
+            # django-recurrence keeps a rule's UNTIL, RDATE and EXDATE in UTC and
+            # makes them naive in the active time zone; make that the schedule's,
+            # not whichever zone the request (or none) has activated.
+            with timezone.override(zone):
+                rule = rotation.recurrence.to_dateutil_rruleset(dtstart=start)
         else:
             users = []  # a custom layer without a rule puts nobody on call
     else:
@@ -89,27 +98,48 @@ def compile_rotation(rotation: Rotation, users: list[int], windows: list[timelin
     )
 
 
+# Compiled layers by schedule id: (stamp, layers). Reading a schedule's
+# layers is three queries and, for a custom rule, walking it from its start;
+# the version (schedules.signals) says when that must be done again, and the
+# creation time tells a new schedule from a deleted one that had its id.
+_compiled: dict[int, tuple[tuple[datetime, int], list[timeline.Layer]]] = {}
+_compiled_lock = threading.Lock()
+COMPILED_KEPT = 512
+
+
 def layers_of(schedule: Schedule, role: str | None = None) -> list[timeline.Layer]:
-    rotations = Rotation.objects.filter(schedule=schedule)
-    if role is not None:
-        rotations = rotations.filter(role=role)
-    rotations = list(rotations)
+    """The schedule's layers as plain data, as of `schedule.version`."""
+    stamp = (schedule.created_at, schedule.version)
+    entry = _compiled.get(schedule.pk)
+    if entry is None or entry[0] != stamp:
+        entry = (stamp, _compile(schedule))
+        with _compiled_lock:
+            if len(_compiled) >= COMPILED_KEPT:
+                _compiled.clear()
+            _compiled[schedule.pk] = entry
+    return [layer for layer in entry[1] if role is None or layer.role == role]
+
+
+def _compile(schedule: Schedule) -> list[timeline.Layer]:
+    rotations = list(Rotation.objects.filter(schedule=schedule).order_by("pk"))
     ids = [r.pk for r in rotations]
     users: dict[int, list[int]] = defaultdict(list)
     for rotation_id, user_id in (
         RotationMember.objects.filter(rotation_id__in=ids, user__is_active=True)
-        .order_by("rotation_id", "position", "id")
+        .order_by("rotation_id", "position", "pk")
         .values_list("rotation_id", "user_id")
     ):
         users[rotation_id].append(user_id)
     windows: dict[int, list[timeline.Window]] = defaultdict(list)
-    for rotation_id, days, start, end in Restriction.objects.filter(
-        rotation_id__in=ids
-    ).values_list("rotation_id", "weekdays", "start_time", "end_time"):
+    for rotation_id, days, start, end in (
+        Restriction.objects.filter(rotation_id__in=ids)
+        .order_by("pk")
+        .values_list("rotation_id", "weekdays", "start_time", "end_time")
+    ):
         windows[rotation_id].append(
             timeline.Window(frozenset(int(d) for d in days if d in "0123456"), start, end)
         )
-    return [compile_rotation(r, users[r.pk], windows[r.pk]) for r in rotations]
+    return [compile_rotation(r, users[r.pk], windows[r.pk], schedule.zone) for r in rotations]
 
 
 def covers_of(
@@ -118,7 +148,7 @@ def covers_of(
     """Overrides of active users meeting [start, end)."""
     overrides = Override.objects.filter(
         schedule=schedule, ends_at__gt=start, starts_at__lt=end, user__is_active=True
-    )
+    ).order_by()
     if role is not None:
         overrides = overrides.filter(role=role)
     return [
@@ -140,7 +170,7 @@ def who_is_on_call(schedule: Schedule, role: str, at: datetime) -> User | None:
     )
     if slot is None:
         return None
-    return User.objects.filter(pk=slot.user).first()
+    return User.objects.filter(pk=slot.user).order_by().first()
 
 
 def final_schedule(

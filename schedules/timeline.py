@@ -17,10 +17,11 @@ its handoff time, and a weekly "Monday 09:00" handoff stays at 09:00.
 from __future__ import annotations
 
 import bisect
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 GAP = "gap"
@@ -88,6 +89,9 @@ class Layer:
     _occurrences: list[datetime] = field(default_factory=list, repr=False)
     _exhausted: bool = field(default=False, repr=False)
     _iterator: Any = field(default=None, repr=False)
+    # Layers are shared between the threads of a process (schedules.oncall keeps
+    # them); extending the occurrences of a custom rule is done by one at a time.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def rank(self) -> tuple[int, int]:
@@ -97,6 +101,10 @@ class Layer:
 
     def _fill_until(self, wall: datetime) -> None:
         """Extend the cached custom occurrences past `wall` (or to the rule's end)."""
+        with self._lock:
+            self._fill_locked(wall)
+
+    def _fill_locked(self, wall: datetime) -> None:
         if self._exhausted:
             return
         if not self._occurrences:
@@ -247,9 +255,12 @@ class Cover:
     replaces: Any = None
 
 
-@dataclass(frozen=True)
-class Slot:
-    """A stretch of one role's final schedule: who, from when to when, and why."""
+class Slot(NamedTuple):
+    """A stretch of one role's final schedule: who, from when to when, and why.
+
+    A tuple, not a dataclass: a window of a busy schedule makes tens of
+    thousands of them on the way to its answer.
+    """
 
     role: str
     start: datetime
@@ -305,32 +316,50 @@ def resolve(
             for low, high, user in layer.shifts(zone, start, end)
         ]
         painted = _paint(painted, pieces)
-    layered = painted
+    # Gaps included, so a cover names whom it replaces piece by piece, as on_call does.
+    layered = _fill_gaps(painted, role, start, end)
+    starts = [slot.start for slot in layered]
+    # Overrides are laid on in batches that do not overlap each other (all of
+    # them at once, when none overlap, as the forms ensure); a later batch holds
+    # only later overrides, so the newest override wins where two meet.
+    batch: list[Slot] = []
+    taken: list[tuple[datetime, datetime]] = []
     for cover in sorted((c for c in covers if c.role == role), key=lambda c: c.id):
         low, high = max(cover.start, start), min(cover.end, end)
         if low >= high:
             continue
-        if cover.replaces is None:
-            under = _cut(layered, low, high)
-            replaced = under[0].user if len(under) == 1 else None
-            pieces = [Slot(role, low, high, cover.user, OVERRIDE, cover.id, replaced)]
-        else:
-            pieces = [
-                Slot(role, s.start, s.end, cover.user, OVERRIDE, cover.id, cover.replaces)
-                for s in _cut(layered, low, high)
-                if s.user == cover.replaces
-            ]
-        painted = _paint(painted, pieces)
+        pieces = [
+            Slot(role, s.start, s.end, cover.user, OVERRIDE, cover.id, s.user)
+            for s in _cut(layered, starts, low, high)
+            if cover.replaces is None or s.user == cover.replaces
+        ]
+        if not pieces:
+            continue
+        if _overlaps(taken, low, high):
+            painted = _paint(painted, sorted(batch, key=lambda x: x.start))
+            batch, taken = [], []
+        batch.extend(pieces)
+        bisect.insort(taken, (low, high))
+    painted = _paint(painted, sorted(batch, key=lambda x: x.start))
     return _merge(_fill_gaps(painted, role, start, end))
 
 
-def _cut(slots: list[Slot], low: datetime, high: datetime) -> list[Slot]:
-    """The parts of `slots` inside [low, high)."""
+def _overlaps(spans: list[tuple[datetime, datetime]], low: datetime, high: datetime) -> bool:
+    """Whether [low, high) meets any of the sorted, disjoint `spans`."""
+    i = bisect.bisect_left(spans, (low, low))
+    return (i < len(spans) and spans[i][0] < high) or (i > 0 and spans[i - 1][1] > low)
+
+
+def _cut(slots: list[Slot], starts: list[datetime], low: datetime, high: datetime) -> list[Slot]:
+    """The parts of `slots` (sorted, disjoint, with their `starts`) inside [low, high)."""
     found = []
-    for s in slots:
+    i = max(bisect.bisect_right(starts, low) - 1, 0)
+    while i < len(slots) and slots[i].start < high:
+        s = slots[i]
         a, b = max(s.start, low), min(s.end, high)
         if a < b:
-            found.append(Slot(s.role, a, b, s.user, s.source, s.source_id, s.replaced))
+            found.append(s._replace(start=a, end=b))
+        i += 1
     return found
 
 
@@ -343,17 +372,18 @@ def _paint(base: list[Slot], top: list[Slot]) -> list[Slot]:
     for s in base:
         while j < len(top) and top[j].end <= s.start:
             j += 1
+        if j == len(top) or top[j].start >= s.end:
+            result.append(s)  # untouched
+            continue
         cursor = s.start
         i = j
         while i < len(top) and top[i].start < s.end:
             if top[i].start > cursor:
-                result.append(
-                    Slot(s.role, cursor, top[i].start, s.user, s.source, s.source_id, s.replaced)
-                )
+                result.append(s._replace(start=cursor, end=top[i].start))
             cursor = max(cursor, top[i].end)
             i += 1
         if cursor < s.end:
-            result.append(Slot(s.role, cursor, s.end, s.user, s.source, s.source_id, s.replaced))
+            result.append(s._replace(start=cursor))
     result.sort(key=lambda x: x.start)
     return result
 
@@ -381,7 +411,7 @@ def _merge(slots: list[Slot]) -> list[Slot]:
             and (last.user, last.source, last.source_id, last.replaced)
             == (s.user, s.source, s.source_id, s.replaced)
         ):
-            merged[-1] = Slot(s.role, last.start, s.end, s.user, s.source, s.source_id, s.replaced)
+            merged[-1] = last._replace(end=s.end)
         else:
             merged.append(s)
     return merged

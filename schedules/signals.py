@@ -1,0 +1,44 @@
+"""Keep Schedule.version moving with every change to what its layers compile to.
+
+schedules.oncall keeps each schedule's compiled layers in memory, keyed by
+(schedule, version), so a change anywhere (a page, the admin, another
+process) must raise the version. Bulk writes send no signals: whoever makes
+them calls `touch` (schedules.forms does).
+"""
+
+from django.db.models import F
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from accounts.models import User
+from schedules.models import Restriction, Rotation, RotationMember, Schedule
+
+
+def touch(schedule_id: int) -> None:
+    Schedule.objects.filter(pk=schedule_id).update(version=F("version") + 1)
+
+
+@receiver([post_save, post_delete], sender=Rotation)
+def rotation_changed(sender, instance: Rotation, **kwargs) -> None:
+    touch(instance.schedule_id)
+
+
+@receiver([post_save, post_delete], sender=RotationMember)
+@receiver([post_save, post_delete], sender=Restriction)
+def rotation_part_changed(sender, instance, **kwargs) -> None:
+    schedule_id = (
+        Rotation.objects.filter(pk=instance.rotation_id)
+        .values_list("schedule_id", flat=True)
+        .first()
+    )
+    if schedule_id is not None:
+        touch(schedule_id)
+
+
+@receiver(post_save, sender=User)
+def user_changed(sender, instance: User, update_fields=None, **kwargs) -> None:
+    """Layers leave inactive people out, so (de)activating someone changes them."""
+    if update_fields is not None and "is_active" not in update_fields:
+        return
+    ids = Rotation.objects.filter(members__user=instance).values_list("schedule_id", flat=True)
+    Schedule.objects.filter(pk__in=list(ids)).update(version=F("version") + 1)
