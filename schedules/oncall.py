@@ -15,6 +15,7 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -37,9 +38,11 @@ LOOKAHEAD = timedelta(days=42)
 INSTANT = timedelta(microseconds=1)
 
 
-@dataclass(frozen=True)
-class Shift:
-    """One stretch of the final schedule. `user` is None for a gap."""
+class Shift(NamedTuple):
+    """One stretch of the final schedule. `user` is None for a gap.
+
+    A tuple, as timeline.Slot: a 90-day window of a busy schedule has hundreds.
+    """
 
     role: str
     start: datetime
