@@ -13,6 +13,7 @@ import recurrence
 from django import forms
 from django.db import transaction
 from django.forms import formset_factory
+from django.utils import timezone
 from recurrence.exceptions import DeserializationError
 
 from accounts.models import User
@@ -183,7 +184,10 @@ class RotationForm(forms.ModelForm):
         if not text.upper().startswith(("RRULE:", "DTSTART", "EXRULE:", "RDATE:", "EXDATE:")):
             text = "RRULE:" + text
         try:
-            rule = recurrence.deserialize(text)
+            # Dates in the rule without a "Z" are the schedule's wall-clock dates,
+            # as oncall.compile_rotation reads them back.
+            with timezone.override(self.schedule.zone):
+                rule = recurrence.deserialize(text)
         except (DeserializationError, ValueError, TypeError) as exc:
             self.add_error(
                 "recurrence_text",
@@ -196,7 +200,8 @@ class RotationForm(forms.ModelForm):
         if start and handoff:
             first = datetime.combine(start, handoff)
             try:
-                occurrences = iter(rule.to_dateutil_rruleset(dtstart=first))
+                with timezone.override(self.schedule.zone):
+                    occurrences = iter(rule.to_dateutil_rruleset(dtstart=first))
                 previous = None
                 for _ in range(CHECKED_OCCURRENCES):
                     at = next(occurrences, None)

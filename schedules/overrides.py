@@ -24,8 +24,10 @@ def _when(at: datetime, zone: ZoneInfo) -> str:
 def clashes(
     schedule: Schedule, role: str, start: datetime, end: datetime, exclude: int | None = None
 ) -> list[Override]:
+    # An inactive person's override is never followed (schedules.oncall), so it
+    # does not stand in the way of a new one.
     found = Override.objects.filter(
-        schedule=schedule, role=role, starts_at__lt=end, ends_at__gt=start
+        schedule=schedule, role=role, starts_at__lt=end, ends_at__gt=start, user__is_active=True
     ).select_related("user")
     if exclude is not None:
         found = found.exclude(pk=exclude)
