@@ -17,6 +17,7 @@ from django.utils import timezone
 from recurrence.exceptions import DeserializationError
 
 from accounts.models import User
+from alertops.lib import clock
 from groups.models import Group
 from schedules import overrides, signals
 from schedules.models import (
@@ -42,7 +43,6 @@ MAX_PARTICIPANTS = 100
 # A custom rule must hand over at most this often (checked on its first occurrences).
 MIN_CUSTOM_SHIFT = timedelta(hours=1)
 CHECKED_OCCURRENCES = 200
-MAX_OVERRIDE = timedelta(days=90)
 
 
 def group_users(group: Group):
@@ -368,12 +368,6 @@ class OverrideForm(forms.ModelForm):
                 "You can only take a shift yourself or have somebody cover for you; "
                 "a schedule manager can arrange other overrides."
             )
-        if start and end and end - start > MAX_OVERRIDE:
-            self.add_error(
-                "ends_at",
-                "An override can last at most 90 days; change the layers for anything longer.",
-            )
-            return data
         if user and start and end and data.get("role"):
             try:
                 overrides.check(
@@ -385,6 +379,7 @@ class OverrideForm(forms.ModelForm):
                     replaces,
                     exclude=self.instance.pk,
                     zone=self.zone,
+                    now=clock.now(),
                 )
             except forms.ValidationError as exc:
                 raise forms.ValidationError(exc.messages) from exc
@@ -393,4 +388,4 @@ class OverrideForm(forms.ModelForm):
     def save(self, commit: bool = True) -> Override:
         override = super().save(commit=False)
         override.schedule = self.schedule
-        return overrides.save(override, zone=self.zone)
+        return overrides.save(override, zone=self.zone, now=clock.now())

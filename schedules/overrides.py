@@ -6,7 +6,7 @@ a lock on the schedule row (on PostgreSQL; SQLite serialises writers), so two
 people taking the same shift at once cannot both win.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
@@ -15,6 +15,8 @@ from django.db import transaction
 from accounts.models import User
 from groups.models import Role
 from schedules.models import Override, Schedule
+
+MAX_LENGTH = timedelta(days=90)
 
 
 def _when(at: datetime, zone: ZoneInfo) -> str:
@@ -43,11 +45,25 @@ def check(
     replaces: User | None = None,
     exclude: int | None = None,
     zone: ZoneInfo | None = None,
+    now: datetime | None = None,
 ) -> None:
-    """Raise ValidationError, in words, if this override may not be made."""
+    """Raise ValidationError, in words, if this override may not be made.
+
+    With `now` (the pages pass it), an override that is already over is
+    refused: it would page nobody and only rewrite the record of who was on.
+    """
     zone = zone or schedule.zone
     if end <= start:
         raise ValidationError("The override must end after it starts.")
+    if end - start > MAX_LENGTH:
+        raise ValidationError(
+            f"An override can last at most {MAX_LENGTH.days} days; change the layers for "
+            "anything longer."
+        )
+    if now is not None and end <= now:
+        raise ValidationError(
+            f"That time is over (it ended {_when(end, zone)}); overrides are for now or later."
+        )
     if replaces is not None and replaces.pk == user.pk:
         raise ValidationError(f"{user.display_name} cannot stand in for themselves.")
     if not user.is_active:
@@ -61,7 +77,7 @@ def check(
         )
 
 
-def save(override: Override, zone: ZoneInfo | None = None) -> Override:
+def save(override: Override, zone: ZoneInfo | None = None, now: datetime | None = None) -> Override:
     """Check and store `override` (new or edited) as one step."""
     with transaction.atomic():
         Schedule.objects.select_for_update().filter(pk=override.schedule_id).first()
@@ -74,6 +90,7 @@ def save(override: Override, zone: ZoneInfo | None = None) -> Override:
             override.replaces,
             exclude=override.pk,
             zone=zone,
+            now=now,
         )
         override.save()
     return override

@@ -422,3 +422,26 @@ def test_schedule_page_offers_both_feeds_and_the_report(schedule, group, bob, no
     assert UserFeed.objects.get(user=bob).token != feed.token
     elsewhere = client.post(reverse("user-feed-rotate"), {"next": "https://evil.example/"})
     assert elsewhere["Location"] == reverse("profile")
+
+
+def test_override_longer_than_90_days_is_refused(schedule, group, alice, carol, now):
+    now.value = T0
+    answer = login(alice).post(
+        reverse("override-new", args=[group.pk]),
+        override_post(carol, ends_at="2026-07-01T08:00"),
+    )
+    assert "at most 90 days" in answer.content.decode()
+    assert not Override.objects.exists()
+
+
+def test_an_override_that_is_already_over_is_refused(schedule, group, alice, bob, carol, now):
+    now.value = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    answer = login(alice).post(reverse("override-new", args=[group.pk]), override_post(carol))
+    assert "That time is over" in answer.content.decode()
+    taken = login(bob).post(
+        reverse("take-shift", args=[group.pk]),
+        {"role": "primary", "start": T0.isoformat(), "end": (T0 + timedelta(days=1)).isoformat()},
+        follow=True,
+    )
+    assert "Not taken: That time is over" in taken.content.decode()
+    assert not Override.objects.exists()

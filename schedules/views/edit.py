@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.models import User
 from accounts.permissions import can_manage_schedules, forbidden
 from accounts.timezones import zone_of
+from alertops.lib import clock
 from groups.models import Group, Role
 from schedules import overrides
 from schedules.forms import LayerEditor, OverrideForm
@@ -208,7 +209,7 @@ def take_shift(request: HttpRequest, group_id: int) -> HttpResponse:
         created_by=request.user,
     )
     try:
-        overrides.save(override, zone=zone_of(request.user))
+        overrides.save(override, zone=zone_of(request.user), now=clock.now())
     except ValidationError as exc:
         messages.error(request, "Not taken: " + " ".join(exc.messages))
         return back
