@@ -65,6 +65,17 @@ class Schedule(models.Model):
     def __str__(self) -> str:
         return f"Schedule of {self.group}"
 
+    def save(self, *args, **kwargs) -> None:
+        # `version` moves only by the database's own increment (schedules.signals):
+        # a form or the admin saving a copy read earlier must not set it back.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name != "version"
+            ]
+        super().save(*args, **kwargs)
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)

@@ -18,6 +18,13 @@ def touch(schedule_id: int) -> None:
     Schedule.objects.filter(pk=schedule_id).update(version=F("version") + 1)
 
 
+@receiver(post_save, sender=Schedule)
+def schedule_changed(sender, instance: Schedule, created: bool, **kwargs) -> None:
+    """A new time zone changes how custom rules' dates are read."""
+    if not created:
+        touch(instance.pk)
+
+
 @receiver([post_save, post_delete], sender=Rotation)
 def rotation_changed(sender, instance: Rotation, **kwargs) -> None:
     touch(instance.schedule_id)

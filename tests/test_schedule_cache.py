@@ -93,3 +93,25 @@ def test_a_schedule_that_reuses_a_deleted_ones_id_is_compiled_anew(schedule, gro
     )
     RotationMember.objects.create(rotation=layer, user=bob, position=0)
     assert oncall.who_is_on_call(fresh(again), "primary", AT) == bob
+
+
+def test_saving_a_stale_copy_never_sets_the_version_back(schedule, alice, bob, carol):
+    stale = fresh(schedule)
+    layer = schedule.rotations.get()
+    layer.start_date = date(2026, 2, 23)  # Bob's week now
+    layer.save()
+    assert oncall.who_is_on_call(fresh(schedule), "primary", AT) == bob  # compiled
+    RotationMember.objects.filter(rotation=layer, user=bob).update(user=carol)
+    layer.save()  # Carol holds Bob's place now
+    stale.time_zone = "Europe/Berlin"
+    stale.save()  # as a form or the admin does, with the version it read first
+    assert fresh(schedule).version > stale.version + 2
+    assert oncall.who_is_on_call(fresh(schedule), "primary", AT) == carol
+
+
+def test_a_new_time_zone_recompiles(schedule):
+    version = fresh(schedule).version
+    copy = fresh(schedule)
+    copy.time_zone = "Asia/Tokyo"
+    copy.save(update_fields=["time_zone"])
+    assert fresh(schedule).version == version + 1
