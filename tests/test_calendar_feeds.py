@@ -12,29 +12,12 @@ from schedules import ical, oncall
 from schedules.models import (
     Override,
     Restriction,
-    Rotation,
-    RotationMember,
     Schedule,
     ShiftUnit,
     UserFeed,
 )
 from tests.conftest import T0
-
-
-def layer(schedule, users, role="primary", start=date(2026, 3, 2), unit=ShiftUnit.WEEKS, **kw):
-    rotation = Rotation.objects.create(
-        schedule=schedule,
-        name=kw.pop("name", f"{role.title()} weekly"),
-        role=role,
-        start_date=start,
-        handoff_time=kw.pop("handoff", time(9, 0)),
-        shift_unit=unit,
-        shift_length=kw.pop("length", 1),
-        **kw,
-    )
-    for position, user in enumerate(users):
-        RotationMember.objects.create(rotation=rotation, user=user, position=position)
-    return rotation
+from tests.schedule_helpers import add_rotation
 
 
 def berlin(*parts: int) -> datetime:
@@ -59,7 +42,7 @@ def vevents(calendar: icalendar.Calendar) -> list:
 def weekly(group, alice, bob) -> Schedule:
     """Payments in Europe/Berlin: Alice then Bob, a week each from Monday 2 March 09:00."""
     schedule = Schedule.objects.create(group=group, time_zone="Europe/Berlin")
-    layer(schedule, [alice, bob])
+    add_rotation(schedule, [alice, bob])
     return schedule
 
 
@@ -79,7 +62,7 @@ def test_schedule_feed_is_a_valid_published_calendar(client, now, weekly):
     assert first["SUMMARY"] == "Alice: Primary (Payments On-Call)"
     assert (
         first["DESCRIPTION"]
-        == "Rotation layer “Primary weekly” in Payments's schedule (Europe/Berlin)."
+        == "Rotation layer “primary layer 1” in Payments's schedule (Europe/Berlin)."
     )
     assert first["TRANSP"] == "TRANSPARENT"
     assert first["DTSTAMP"].dt == T0
@@ -176,7 +159,7 @@ def test_fold_and_escape_by_the_octet():
 def test_gaps_are_not_events(client, now, group, alice):
     """Business hours only: nights, weekends and the empty Secondary role are gaps."""
     schedule = Schedule.objects.create(group=group, time_zone="UTC")
-    rotation = layer(schedule, [alice], start=date(2026, 3, 9))
+    rotation = add_rotation(schedule, [alice], start=date(2026, 3, 9))
     Restriction.objects.create(
         rotation=rotation, weekdays="01234", start_time=time(9), end_time=time(17)
     )
@@ -194,9 +177,9 @@ def test_user_feed_has_only_that_persons_shifts_across_schedules(
     client, now, weekly, alice, bob, carol
 ):
     search = Schedule.objects.create(group=Group.objects.create(name="Search"), time_zone="UTC")
-    layer(search, [bob, alice], role="secondary", unit=ShiftUnit.DAYS)
+    add_rotation(search, [bob, alice], role="secondary", unit=ShiftUnit.DAYS)
     billing = Schedule.objects.create(group=Group.objects.create(name="Billing"), time_zone="UTC")
-    layer(billing, [carol])
+    add_rotation(billing, [carol])
     Override.objects.create(
         schedule=billing,
         role="primary",

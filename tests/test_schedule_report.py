@@ -8,23 +8,8 @@ import pytest
 
 from groups.models import Group
 from schedules import report as reports
-from schedules.models import Override, Rotation, RotationMember, Schedule, ShiftUnit
-
-
-def layer(schedule, users, role="primary", start=date(2026, 3, 2), unit=ShiftUnit.WEEKS, **kw):
-    rotation = Rotation.objects.create(
-        schedule=schedule,
-        name=kw.pop("name", f"{role.title()} rotation"),
-        role=role,
-        start_date=start,
-        handoff_time=kw.pop("handoff", time(9, 0)),
-        shift_unit=unit,
-        shift_length=kw.pop("length", 1),
-        **kw,
-    )
-    for position, user in enumerate(users):
-        RotationMember.objects.create(rotation=rotation, user=user, position=position)
-    return rotation
+from schedules.models import Override, Schedule, ShiftUnit
+from tests.schedule_helpers import add_rotation
 
 
 def at(zone: str, *parts: int) -> datetime:
@@ -43,7 +28,7 @@ def numbers(result: reports.Report, user, role=None) -> tuple[float, float, floa
 
 def test_hours_of_a_simple_weekly_rotation(group, alice, bob, carol):
     schedule = Schedule.objects.create(group=group, time_zone="UTC")
-    layer(schedule, [alice, bob])
+    add_rotation(schedule, [alice, bob])
 
     result = reports.report(schedule, utc(2026, 3, 2), utc(2026, 3, 16))
 
@@ -84,7 +69,7 @@ def test_nights_and_weekends_are_read_on_the_schedules_clocks(group, alice, caro
 
 def test_a_week_over_the_spring_dst_change_is_an_hour_short(group, alice, bob):
     schedule = Schedule.objects.create(group=group, time_zone="Europe/Berlin")
-    layer(schedule, [alice, bob], start=date(2026, 3, 23))
+    add_rotation(schedule, [alice, bob], start=date(2026, 3, 23))
 
     result = reports.report(
         schedule, at("Europe/Berlin", 2026, 3, 23, 9), at("Europe/Berlin", 2026, 4, 6, 9)
@@ -99,7 +84,7 @@ def test_a_week_over_the_spring_dst_change_is_an_hour_short(group, alice, bob):
 
 def test_a_25_hour_day_counts_25_hours(group, alice, bob):
     schedule = Schedule.objects.create(group=group, time_zone="Europe/Berlin")
-    layer(schedule, [alice, bob], start=date(2026, 10, 24), unit=ShiftUnit.DAYS)
+    add_rotation(schedule, [alice, bob], start=date(2026, 10, 24), unit=ShiftUnit.DAYS)
 
     result = reports.report(
         schedule, at("Europe/Berlin", 2026, 10, 24, 9), at("Europe/Berlin", 2026, 10, 26, 9)
@@ -113,8 +98,8 @@ def test_a_25_hour_day_counts_25_hours(group, alice, bob):
 
 def test_gaps_are_listed_with_role_and_length(group, alice, bob):
     schedule = Schedule.objects.create(group=group, time_zone="UTC")
-    layer(schedule, [alice], start=date(2026, 3, 2), end_date=date(2026, 3, 9))
-    layer(schedule, [bob], role="secondary", start=date(2026, 3, 5), handoff=time(0))
+    add_rotation(schedule, [alice], start=date(2026, 3, 2), end=date(2026, 3, 9))
+    add_rotation(schedule, [bob], role="secondary", start=date(2026, 3, 5), handoff=time(0))
 
     result = reports.report(schedule, utc(2026, 3, 2), utc(2026, 3, 12))
 
@@ -129,7 +114,7 @@ def test_gaps_are_listed_with_role_and_length(group, alice, bob):
 
 def test_upcoming_gaps_are_the_next_two_weeks_soonest_first(group, alice):
     schedule = Schedule.objects.create(group=group, time_zone="UTC")
-    layer(schedule, [alice], start=date(2026, 3, 2), end_date=date(2026, 3, 9))
+    add_rotation(schedule, [alice], start=date(2026, 3, 2), end=date(2026, 3, 9))
     now = utc(2026, 3, 5, 12)
 
     gaps = reports.upcoming_gaps(schedule, now)
@@ -144,7 +129,7 @@ def test_upcoming_gaps_are_the_next_two_weeks_soonest_first(group, alice):
 
 def test_a_layer_member_without_shifts_is_listed_with_zero(group, alice, bob):
     schedule = Schedule.objects.create(group=group, time_zone="UTC")
-    layer(schedule, [alice, bob], length=4)
+    add_rotation(schedule, [alice, bob], length=4)
 
     result = reports.report(schedule, utc(2026, 3, 2, 9), utc(2026, 3, 9, 9))
 
@@ -169,7 +154,7 @@ def text(response) -> str:
 @pytest.fixture
 def weekly(group, alice, bob) -> Schedule:
     schedule = Schedule.objects.create(group=group, time_zone="UTC")
-    layer(schedule, [alice, bob])
+    add_rotation(schedule, [alice, bob])
     return schedule
 
 

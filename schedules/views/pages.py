@@ -18,7 +18,7 @@ from accounts.permissions import can_manage_schedules, forbidden
 from accounts.timezones import zone_of
 from alertops.lib import clock
 from groups.models import Group
-from schedules import calendar, ical, oncall
+from schedules import calendar, ical, oncall, report
 from schedules.forms import ScheduleForm
 from schedules.models import Override, Rotation, Schedule, ShiftUnit
 from schedules.views.access import override_scope, refusal_for_layers
@@ -104,11 +104,7 @@ def schedule_page(request: HttpRequest, group_id: int) -> HttpResponse:
         count, month = 7, 0
         previous, following = first - timedelta(days=7), first + timedelta(days=7)
     shifts = oncall.final_schedule(schedule, start, end)
-    soon = [
-        s
-        for s in oncall.final_schedule(schedule, now, now + timedelta(days=GAP_WARNING_DAYS))
-        if s.is_gap
-    ]
+    soon = report.upcoming_gaps(schedule, now, GAP_WARNING_DAYS)
     scope = override_scope(request.user, group)
     laid_out = calendar.days(shifts, first, count, zone, now, month)
     context.update(
