@@ -101,26 +101,44 @@ def compile_rotation(
     )
 
 
-# Compiled layers by schedule id: (stamp, layers). Reading a schedule's
-# layers is three queries and, for a custom rule, walking it from its start;
-# the version (schedules.signals) says when that must be done again, and the
-# creation time tells a new schedule from a deleted one that had its id.
-_compiled: dict[int, tuple[tuple[datetime, int], list[timeline.Layer]]] = {}
-_compiled_lock = threading.Lock()
+# What each schedule compiles to, by schedule id. Reading a schedule's layers
+# is three queries and, for a custom rule, walking it from its start; its
+# overrides one more. The version (schedules.signals) says when that must be
+# done again, and the creation time tells a new schedule from a deleted one
+# that had its id. Overrides are kept from COVERS_KEPT_BEFORE before the
+# compiling moment on; a question about earlier times reads the database.
 COMPILED_KEPT = 512
+COVERS_KEPT_BEFORE = timedelta(days=1)
 
 
-def layers_of(schedule: Schedule, role: str | None = None) -> list[timeline.Layer]:
-    """The schedule's layers as plain data, as of `schedule.version`."""
+@dataclass(frozen=True)
+class Compiled:
+    stamp: tuple[datetime, int]
+    layers: list[timeline.Layer]
+    covers_from: datetime
+    covers: list[timeline.Cover]
+
+
+_compiled: dict[int, Compiled] = {}
+_compiled_lock = threading.Lock()
+
+
+def compiled(schedule: Schedule) -> Compiled:
+    """The schedule's layers and recent overrides as plain data, as of `schedule.version`."""
     stamp = (schedule.created_at, schedule.version)
     entry = _compiled.get(schedule.pk)
-    if entry is None or entry[0] != stamp:
-        entry = (stamp, _compile(schedule))
+    if entry is None or entry.stamp != stamp:
+        since = timezone.now() - COVERS_KEPT_BEFORE
+        entry = Compiled(stamp, _compile(schedule), since, _read_covers(schedule, since))
         with _compiled_lock:
             if len(_compiled) >= COMPILED_KEPT:
                 _compiled.clear()
             _compiled[schedule.pk] = entry
-    return [layer for layer in entry[1] if role is None or layer.role == role]
+    return entry
+
+
+def layers_of(schedule: Schedule, role: str | None = None) -> list[timeline.Layer]:
+    return [layer for layer in compiled(schedule).layers if role is None or layer.role == role]
 
 
 def _compile(schedule: Schedule) -> list[timeline.Layer]:
@@ -149,16 +167,27 @@ def covers_of(
     schedule: Schedule, start: datetime, end: datetime, role: str | None = None
 ) -> list[timeline.Cover]:
     """Overrides of active users meeting [start, end)."""
-    overrides = Override.objects.filter(
-        schedule=schedule, ends_at__gt=start, starts_at__lt=end, user__is_active=True
-    ).order_by()
-    if role is not None:
-        overrides = overrides.filter(role=role)
+    entry = compiled(schedule)
+    if start >= entry.covers_from:
+        return [
+            c
+            for c in entry.covers
+            if c.end > start and c.start < end and (role is None or c.role == role)
+        ]
+    return [c for c in _read_covers(schedule, start, end) if role is None or c.role == role]
+
+
+def _read_covers(
+    schedule: Schedule, start: datetime, end: datetime | None = None
+) -> list[timeline.Cover]:
+    overrides = Override.objects.filter(schedule=schedule, ends_at__gt=start, user__is_active=True)
+    if end is not None:
+        overrides = overrides.filter(starts_at__lt=end)
     return [
-        timeline.Cover(pk, role_, user_id, starts_at, ends_at, replaces_id)
-        for pk, role_, user_id, starts_at, ends_at, replaces_id in overrides.values_list(
-            "pk", "role", "user_id", "starts_at", "ends_at", "replaces_id"
-        )
+        timeline.Cover(pk, role, user_id, starts_at, ends_at, replaces_id)
+        for pk, role, user_id, starts_at, ends_at, replaces_id in overrides.order_by(
+            "starts_at", "pk"
+        ).values_list("pk", "role", "user_id", "starts_at", "ends_at", "replaces_id")
     ]
 
 

@@ -1,4 +1,4 @@
-"""Keep Schedule.version moving with every change to what its layers compile to.
+"""Keep Schedule.version moving with every change to what its layers and overrides compile to.
 
 schedules.oncall keeps each schedule's compiled layers in memory, keyed by
 (schedule, version), so a change anywhere (a page, the admin, another
@@ -6,12 +6,12 @@ process) must raise the version. Bulk writes send no signals: whoever makes
 them calls `touch` (schedules.forms does).
 """
 
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from accounts.models import User
-from schedules.models import Restriction, Rotation, RotationMember, Schedule
+from schedules.models import Override, Restriction, Rotation, RotationMember, Schedule
 
 
 def touch(schedule_id: int) -> None:
@@ -25,8 +25,9 @@ def schedule_changed(sender, instance: Schedule, created: bool, **kwargs) -> Non
         touch(instance.pk)
 
 
+@receiver([post_save, post_delete], sender=Override)
 @receiver([post_save, post_delete], sender=Rotation)
-def rotation_changed(sender, instance: Rotation, **kwargs) -> None:
+def rotation_changed(sender, instance: Rotation | Override, **kwargs) -> None:
     touch(instance.schedule_id)
 
 
@@ -44,8 +45,11 @@ def rotation_part_changed(sender, instance, **kwargs) -> None:
 
 @receiver(post_save, sender=User)
 def user_changed(sender, instance: User, update_fields=None, **kwargs) -> None:
-    """Layers leave inactive people out, so (de)activating someone changes them."""
+    """Layers and overrides leave inactive people out: (de)activating someone changes them."""
     if update_fields is not None and "is_active" not in update_fields:
         return
-    ids = Rotation.objects.filter(members__user=instance).values_list("schedule_id", flat=True)
-    Schedule.objects.filter(pk__in=list(ids)).update(version=F("version") + 1)
+    Schedule.objects.filter(
+        Q(rotations__members__user=instance)
+        | Q(overrides__user=instance)
+        | Q(overrides__replaces=instance)
+    ).update(version=F("version") + 1)

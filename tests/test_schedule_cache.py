@@ -1,6 +1,6 @@
 """The compiled layers kept in memory never outlive a change to what they say."""
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -115,3 +115,35 @@ def test_a_new_time_zone_recompiles(schedule):
     copy.time_zone = "Asia/Tokyo"
     copy.save(update_fields=["time_zone"])
     assert fresh(schedule).version == version + 1
+
+
+def test_overrides_from_now_on_are_kept_and_follow_every_change(schedule, carol):
+    from django.utils import timezone
+
+    from schedules.models import Override
+
+    soon = timezone.now().replace(microsecond=0) + timedelta(hours=1)
+    assert soon >= oncall.compiled(fresh(schedule)).covers_from
+    layer_person = oncall.who_is_on_call(fresh(schedule), "primary", soon)
+    assert layer_person is not None
+    override = Override.objects.create(
+        schedule=schedule,
+        role="primary",
+        user=carol,
+        starts_at=soon - timedelta(minutes=5),
+        ends_at=soon + timedelta(minutes=5),
+    )
+    assert oncall.who_is_on_call(fresh(schedule), "primary", soon) == carol
+    override.ends_at = soon
+    override.save()
+    assert oncall.who_is_on_call(fresh(schedule), "primary", soon) == layer_person
+    override.ends_at = soon + timedelta(minutes=1)
+    override.save()
+    carol.is_active = False
+    carol.save()
+    assert oncall.who_is_on_call(fresh(schedule), "primary", soon) == layer_person
+    carol.is_active = True
+    carol.save()
+    assert oncall.who_is_on_call(fresh(schedule), "primary", soon) == carol
+    override.delete()
+    assert oncall.who_is_on_call(fresh(schedule), "primary", soon) == layer_person
