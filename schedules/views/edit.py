@@ -73,6 +73,7 @@ def layer_edit(request: HttpRequest, group_id: int, rotation_id: int | None = No
             "editor": editor,
             "members": editor.form.choices,
         },
+        status=400 if request.method == "POST" else 200,
     )
 
 
@@ -157,6 +158,7 @@ def override_edit(
         request,
         "schedules/override_edit.html",
         {"group": group, "schedule": schedule, "override": override, "form": form},
+        status=400 if request.method == "POST" else 200,
     )
 
 

@@ -186,4 +186,5 @@ def schedule_settings(request: HttpRequest, group_id: int) -> HttpResponse:
         request,
         "schedules/schedule_settings.html",
         {"group": group, "schedule": schedule, "form": form, "zones": _zones()},
+        status=400 if request.method == "POST" else 200,
     )
