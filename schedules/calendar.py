@@ -16,8 +16,9 @@ from schedules.timeline import to_instant
 PALETTE_SIZE = 10
 
 
-def colour(shift: Shift) -> str:
-    return "gap" if shift.user is None else f"p{shift.user.pk % PALETTE_SIZE}"
+def colour_of(user) -> str:
+    """The CSS class of a person's colour, the same on every page; "gap" for nobody."""
+    return "gap" if user is None else f"p{user.pk % PALETTE_SIZE}"
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -35,8 +36,6 @@ class Bar:
     left: float
     width: float
     colour: str
-    continues_before: bool
-    continues_after: bool
 
 
 @dataclass
@@ -83,9 +82,7 @@ def _lanes(shifts: list[Shift], start: datetime, end: datetime) -> list[Lane]:
                     shift=shift,
                     left=round((low - start).total_seconds() / span * 100, 3),
                     width=round((high - low).total_seconds() / span * 100, 3),
-                    colour=colour(shift),
-                    continues_before=shift.start < start,
-                    continues_after=shift.end > end,
+                    colour=colour_of(shift.user),
                 )
             )
         lanes.append(lane)
@@ -138,5 +135,5 @@ def legend(shifts: list[Shift]) -> list[tuple[str, str]]:
     seen: dict[int, tuple[str, str]] = {}
     for shift in sorted(shifts, key=lambda s: s.start):
         if shift.user is not None:
-            seen.setdefault(shift.user.pk, (shift.user.display_name, colour(shift)))
+            seen.setdefault(shift.user.pk, (shift.user.display_name, colour_of(shift.user)))
     return list(seen.values())

@@ -358,31 +358,24 @@ class OverrideForm(forms.ModelForm):
         if (
             self.allowed is not None
             and user
-            and self.allowed.pk
-            not in {
-                user.pk,
-                replaces.pk if replaces else None,
-            }
+            and not overrides.names(self.allowed, user.pk, replaces.pk if replaces else None)
         ):
             raise forms.ValidationError(
                 "You can only take a shift yourself or have somebody cover for you; "
                 "a schedule manager can arrange other overrides."
             )
         if user and start and end and data.get("role"):
-            try:
-                overrides.check(
-                    self.schedule,
-                    data["role"],
-                    user,
-                    start,
-                    end,
-                    replaces,
-                    exclude=self.instance.pk,
-                    zone=self.zone,
-                    now=clock.now(),
-                )
-            except forms.ValidationError as exc:
-                raise forms.ValidationError(exc.messages) from exc
+            overrides.check(
+                self.schedule,
+                data["role"],
+                user,
+                start,
+                end,
+                replaces,
+                exclude=self.instance.pk,
+                zone=self.zone,
+                now=clock.now(),
+            )
         return data
 
     def save(self, commit: bool = True) -> Override:

@@ -20,6 +20,11 @@ from recurrence.fields import RecurrenceField
 from groups.models import Role
 
 
+def weekdays_of(text: str) -> frozenset[int]:
+    """The weekdays a restriction's `weekdays` string names: "01234" -> Monday to Friday."""
+    return frozenset(int(d) for d in text if d in "0123456")
+
+
 def new_feed_token() -> str:
     return secrets.token_urlsafe(24)
 
@@ -173,7 +178,7 @@ class Restriction(models.Model):
 
     @property
     def days(self) -> frozenset[int]:
-        return frozenset(int(d) for d in self.weekdays if d.isdigit() and int(d) < 7)
+        return weekdays_of(self.weekdays)
 
 
 class Override(models.Model):

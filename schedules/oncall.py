@@ -25,7 +25,15 @@ from accounts.models import User
 from groups import roster
 from groups.models import Group, Role
 from schedules import timeline
-from schedules.models import Override, Restriction, Rotation, RotationMember, Schedule, ShiftUnit
+from schedules.models import (
+    Override,
+    Restriction,
+    Rotation,
+    RotationMember,
+    Schedule,
+    ShiftUnit,
+    weekdays_of,
+)
 
 ROLES = (Role.PRIMARY.value, Role.SECONDARY.value)
 UNITS = {
@@ -157,9 +165,7 @@ def _compile(schedule: Schedule) -> list[timeline.Layer]:
         .order_by("pk")
         .values_list("rotation_id", "weekdays", "start_time", "end_time")
     ):
-        windows[rotation_id].append(
-            timeline.Window(frozenset(int(d) for d in days if d in "0123456"), start, end)
-        )
+        windows[rotation_id].append(timeline.Window(weekdays_of(days), start, end))
     return [compile_rotation(r, users[r.pk], windows[r.pk], schedule.zone) for r in rotations]
 
 

@@ -23,6 +23,14 @@ def _when(at: datetime, zone: ZoneInfo) -> str:
     return f"{at.astimezone(zone):%a %d %b %H:%M}"
 
 
+def names(person: User, user_id: int | None, replaces_id: int | None) -> bool:
+    """Whether `person` is the one taking the role or the one being replaced.
+
+    A responder may arrange only such overrides; managers may arrange any.
+    """
+    return person.pk in {user_id, replaces_id}
+
+
 def clashes(
     schedule: Schedule, role: str, start: datetime, end: datetime, exclude: int | None = None
 ) -> list[Override]:

@@ -143,17 +143,7 @@ def _local_spans(zone: ZoneInfo, start: datetime, end: datetime) -> tuple[Spans,
                 )
             )
         day = following
-    return nights, _merge(weekends)
-
-
-def _merge(spans: Spans) -> Spans:
-    merged: Spans = []
-    for low, high in spans:
-        if merged and low <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(high, merged[-1][1]))
-        else:
-            merged.append((low, high))
-    return merged
+    return nights, timeline.union(weekends)
 
 
 def overlap(spans: Spans, low: datetime, high: datetime) -> timedelta:

@@ -27,7 +27,7 @@ def schedule_changed(sender, instance: Schedule, created: bool, **kwargs) -> Non
 
 @receiver([post_save, post_delete], sender=Override)
 @receiver([post_save, post_delete], sender=Rotation)
-def rotation_changed(sender, instance: Rotation | Override, **kwargs) -> None:
+def schedule_part_changed(sender, instance: Rotation | Override, **kwargs) -> None:
     touch(instance.schedule_id)
 
 

@@ -215,10 +215,11 @@ class Layer:
                     if low < high:
                         spans.append((low, high))
             day += timedelta(days=1)
-        return _union(spans)
+        return union(spans)
 
 
-def _union(spans: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+def union(spans: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """The spans merged where they meet or overlap, sorted."""
     merged: list[tuple[datetime, datetime]] = []
     for low, high in sorted(spans):
         if merged and low <= merged[-1][1]:

@@ -2,15 +2,11 @@
 
 from django import template
 
-from schedules.calendar import PALETTE_SIZE
+from schedules.calendar import colour_of
 
 register = template.Library()
 
-
-@register.filter
-def person_colour(user) -> str:
-    """The CSS class of a person's colour, the same on every page."""
-    return "gap" if user is None else f"p{user.pk % PALETTE_SIZE}"
+person_colour = register.filter("person_colour", colour_of)
 
 
 @register.filter

@@ -11,6 +11,8 @@ from django.http import HttpRequest
 from accounts.models import User
 from accounts.permissions import can_manage_schedules, manager_role_names
 from groups.models import Group
+from schedules import overrides
+from schedules.models import Override
 
 EVERYONE = "everyone"
 
@@ -22,6 +24,13 @@ def override_scope(user: User, group: Group) -> User | str | None:
     if user.can_respond and group.memberships.filter(user=user).exists():
         return user
     return None
+
+
+def may_change(scope: User | str | None, override: Override) -> bool:
+    """Whether the holder of `scope` (override_scope) may edit or delete `override`."""
+    if scope is None:
+        return False
+    return scope == EVERYONE or overrides.names(scope, override.user_id, override.replaces_id)
 
 
 def refusal_for_layers() -> str:

@@ -26,6 +26,7 @@ from schedules.forms import LayerEditor, OverrideForm
 from schedules.models import Override, Rotation, Schedule, ScheduleRole
 from schedules.views.access import (
     EVERYONE,
+    may_change,
     override_scope,
     refusal_for_layers,
     refusal_for_overrides,
@@ -118,17 +119,9 @@ def override_edit(
     override = (
         get_object_or_404(Override, pk=override_id, schedule=schedule) if override_id else None
     )
-    allowed = None if scope == EVERYONE else scope
-    if (
-        override is not None
-        and allowed is not None
-        and allowed.pk
-        not in {
-            override.user_id,
-            override.replaces_id,
-        }
-    ):
+    if override is not None and not may_change(scope, override):
         return forbidden(request, refusal_for_overrides(request, group))
+    allowed = None if scope == EVERYONE else scope
     zone = zone_of(request.user)
     form = OverrideForm(
         request.POST if request.method == "POST" else None,
@@ -167,10 +160,7 @@ def override_edit(
 def override_delete(request: HttpRequest, group_id: int, override_id: int) -> HttpResponse:
     group, schedule = _schedule(group_id)
     override = get_object_or_404(Override, pk=override_id, schedule=schedule)
-    scope = override_scope(request.user, group)
-    if scope is None or (
-        scope != EVERYONE and scope.pk not in {override.user_id, override.replaces_id}
-    ):
+    if not may_change(override_scope(request.user, group), override):
         return forbidden(request, refusal_for_overrides(request, group))
     override.delete()
     messages.success(
@@ -192,10 +182,10 @@ def take_shift(request: HttpRequest, group_id: int) -> HttpResponse:
     try:
         start = datetime.fromisoformat(request.POST.get("start", ""))
         end = datetime.fromisoformat(request.POST.get("end", ""))
+        readable = role in ScheduleRole.values and start.tzinfo and end.tzinfo
     except ValueError:
-        messages.error(request, "That shift could not be read; pick it again from the calendar.")
-        return back
-    if role not in ScheduleRole.values or start.tzinfo is None or end.tzinfo is None:
+        readable = False
+    if not readable:
         messages.error(request, "That shift could not be read; pick it again from the calendar.")
         return back
     holder = request.POST.get("replaces", "")

@@ -21,7 +21,7 @@ from groups.models import Group
 from schedules import calendar, ical, oncall, report
 from schedules.forms import ScheduleForm
 from schedules.models import Override, Rotation, Schedule, ShiftUnit
-from schedules.views.access import override_scope, refusal_for_layers
+from schedules.views.access import may_change, override_scope, refusal_for_layers
 
 GAP_WARNING_DAYS = 14
 # How many gaps the warning lists before it says "and N more".
@@ -29,7 +29,7 @@ GAPS_LISTED = 10
 
 
 def describe_rotation(rotation: Rotation) -> str:
-    """A layer's rhythm in words: "every 1 week, handoff Mon 09:00 from 2 Mar 2026"."""
+    """A layer's rhythm in words: "shifts of 1 week, first handoff Mon 02 Mar 2026 09:00"."""
     if rotation.shift_unit == ShiftUnit.CUSTOM:
         rhythm = "a new shift at every occurrence of its custom rule"
     else:
@@ -42,7 +42,7 @@ def describe_rotation(rotation: Rotation) -> str:
     if rotation.end_date:
         text += f", until {rotation.end_date:%d %b %Y}"
     windows = [
-        f"{days_in_words(r.weekdays)} {r.start_time:%H:%M} to {r.end_time:%H:%M}"
+        f"{days_in_words(r.days)} {r.start_time:%H:%M} to {r.end_time:%H:%M}"
         for r in rotation.restrictions.all()
     ]
     if windows:
@@ -53,8 +53,8 @@ def describe_rotation(rotation: Rotation) -> str:
 DAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
-def days_in_words(weekdays: str) -> str:
-    days = sorted({int(d) for d in weekdays if d in "0123456"})
+def days_in_words(weekdays: frozenset[int]) -> str:
+    days = sorted(weekdays)
     if days == list(range(7)):
         return "every day"
     if days == list(range(5)):
@@ -112,7 +112,6 @@ def schedule_page(request: HttpRequest, group_id: int) -> HttpResponse:
             "view": view,
             "anchor": anchor,
             "first": first,
-            "last": first + timedelta(days=count - 1),
             "previous": previous,
             "following": following,
             "today": today,
@@ -129,14 +128,16 @@ def schedule_page(request: HttpRequest, group_id: int) -> HttpResponse:
                     "members__user", "restrictions"
                 ).order_by("role", "-layer", "id")
             ],
-            "overrides": Override.objects.filter(schedule=schedule, ends_at__gt=now)
-            .select_related("user", "replaces")
-            .order_by("starts_at"),
+            "overrides": [
+                (o, may_change(scope, o))
+                for o in Override.objects.filter(schedule=schedule, ends_at__gt=now)
+                .select_related("user", "replaces")
+                .order_by("starts_at")
+            ],
             "can_override": scope is not None,
             "feed_url": ical.schedule_feed_url(schedule),
             "my_feed_url": ical.user_feed_url(request.user),
             "me": request.user,
-            "now": now,
         }
     )
     return render(request, "schedules/schedule.html", context)
