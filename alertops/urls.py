@@ -4,11 +4,13 @@ from django.urls import include, path
 
 from accounts import views as account_views
 from alertops.api import api
+from alertops.health import healthz
 from escalation.views import dashboard, groups, policies, responder, selftest
 from integrations import views as integration_views
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
+    path("healthz", healthz, name="healthz"),
     path("alerts/rows/", dashboard.alert_rows, name="alert-rows"),
     path("alerts/<int:alert_id>/", dashboard.alert_detail, name="alert-detail"),
     path("alerts/<int:alert_id>/<str:action>/", dashboard.alert_action, name="alert-action"),
