@@ -6,7 +6,6 @@ from accounts import views as account_views
 from alertops.api import api
 from alertops.health import healthz
 from escalation.views import dashboard, groups, policies, responder, selftest
-from integrations import views as integration_views
 
 urlpatterns = [
     path("", dashboard.home, name="home"),
@@ -34,7 +33,7 @@ urlpatterns = [
     path("profile/rules/<int:rule_id>/delete/", account_views.rule_delete, name="rule-delete"),
     path("profile/test-page/", selftest.test_page, name="profile-test-page"),
     path("r/<str:token>/", responder.page, name="responder"),
-    path("in/<str:key>/", integration_views.inbound, name="inbound"),
+    path("", include("integrations.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

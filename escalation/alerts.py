@@ -289,6 +289,10 @@ def escalate_now(alert: Alert, now: datetime, by: User | None = None, via: str =
     return True
 
 
-def add_note(alert: Alert, text: str, now: datetime, by: User | None = None) -> AlertEvent:
+def add_note(
+    alert: Alert, text: str, now: datetime, by: User | None = None, actor_label: str = ""
+) -> AlertEvent:
     Alert.objects.filter(pk=alert.pk).update(last_event_at=now)
-    return record(alert, EventKind.NOTE, text.strip()[:4000], now, actor=by)
+    return record(
+        alert, EventKind.NOTE, text.strip()[:4000], now, actor=by, actor_label=actor_label
+    )

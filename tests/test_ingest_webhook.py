@@ -54,6 +54,7 @@ def test_optional_fields_are_kept(client, webhook, now):
         "outcome": "created",
         "alert_id": alert.pk,
         "message": "",
+        "rule": "",
     }
 
 

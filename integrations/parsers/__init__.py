@@ -1,14 +1,26 @@
-"""Inbound parsers, one module per integration kind, all returning NormalizedEvents."""
+"""Inbound parsers, one module per integration kind, all returning NormalizedEvents.
+
+PARSERS is the one registry: how `POST /in/<key>/` reads a body, by the
+integration's kind. Each parser takes the decoded JSON and the integration
+(for its settings, such as a generic webhook's field mapping) and returns
+one NormalizedEvent per alert the body speaks of, or raises ParseError
+naming the field that is wrong.
+"""
 
 from collections.abc import Callable
 from typing import Any
 
-from integrations.parsers import alertmanager, webhook
+from integrations.parsers import alertmanager, grafana, opsgenie, pagerduty, webhook
 from integrations.parsers.base import NormalizedEvent, ParseError
 
-PARSERS: dict[str, Callable[[Any], list[NormalizedEvent]]] = {
+Parser = Callable[[Any, Any], list[NormalizedEvent]]
+
+PARSERS: dict[str, Parser] = {
     "alertmanager": alertmanager.parse,
+    "grafana": grafana.parse,
+    "pagerduty": pagerduty.parse,
+    "opsgenie": opsgenie.parse,
     "webhook": webhook.parse,
 }
 
-__all__ = ["PARSERS", "NormalizedEvent", "ParseError"]
+__all__ = ["PARSERS", "NormalizedEvent", "ParseError", "Parser"]

@@ -7,11 +7,14 @@
  "details": {"free": "0 B"},              any JSON object
  "source": "db-1",
  "action": "trigger"}                     trigger | acknowledge | resolve
+
+An integration with a field mapping reads any JSON instead (parsers/mapped.py).
 """
 
 import uuid
 from typing import Any
 
+from integrations.parsers import mapped
 from integrations.parsers.base import (
     ACTIONS,
     SEVERITIES,
@@ -24,7 +27,9 @@ from integrations.parsers.base import (
 )
 
 
-def parse(payload: Any) -> list[NormalizedEvent]:
+def parse(payload: Any, integration: Any = None) -> list[NormalizedEvent]:
+    if integration is not None and integration.mapping:
+        return mapped.parse(payload, integration.mapping)
     body = require_object(payload, "the body")
     action = optional_str(body, "action") or "trigger"
     if action not in ACTIONS:
