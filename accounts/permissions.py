@@ -37,3 +37,22 @@ def forbidden(request: HttpRequest, message: str) -> HttpResponse:
 def can_manage_schedules(user: User) -> bool:
     """Create schedules and edit their layers; anybody's overrides. The policy managers."""
     return can_manage_policies(user)
+
+
+# Integrations hold the keys tools send with, and their log holds what tools
+# sent: set up and read by Owners, App Admins and Integrations Admins.
+INTEGRATION_MANAGER_ROLES = frozenset(
+    {PlatformRole.OWNER, PlatformRole.APP_ADMIN, PlatformRole.INTEGRATIONS_ADMIN}
+)
+
+
+def can_manage_integrations(user: User) -> bool:
+    """See, create and change integrations, their keys, and the inbound log."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    return user.is_superuser or user.role in INTEGRATION_MANAGER_ROLES
+
+
+def integration_manager_role_names() -> str:
+    names = [role.label for role in PlatformRole if role in INTEGRATION_MANAGER_ROLES]
+    return ", ".join(names[:-1]) + " or " + names[-1]

@@ -1,4 +1,5 @@
-"""The q cluster's standing schedule: the engine's one-minute watchdog.
+"""The q cluster's standing schedules: the engine's one-minute watchdog, and
+the daily pruning of the inbound log.
 
 The escalation engine runs as a ticker task that holds a lease and enqueues
 its successor (see escalation/ticker.py). This Schedule restarts the ticker
@@ -7,6 +8,8 @@ when its lease has expired, for example after the cluster was killed.
 
 WATCHDOG_FUNC = "escalation.ticker.watchdog"
 WATCHDOG_NAME = "Escalation engine watchdog"
+PRUNE_FUNC = "integrations.retention.prune"
+PRUNE_NAME = "Inbound log pruning"
 
 
 def ensure_schedules(**kwargs) -> None:
@@ -18,6 +21,14 @@ def ensure_schedules(**kwargs) -> None:
             "func": WATCHDOG_FUNC,
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
+            "repeats": -1,
+        },
+    )
+    Schedule.objects.update_or_create(
+        name=PRUNE_NAME,
+        defaults={
+            "func": PRUNE_FUNC,
+            "schedule_type": Schedule.DAILY,
             "repeats": -1,
         },
     )

@@ -64,6 +64,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context.permissions",
             ],
         },
     },
@@ -182,6 +183,8 @@ NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 5)
 THROTTLE_SMS_VOICE_PER_MINUTE = env_int("THROTTLE_SMS_VOICE_PER_MINUTE", 1)
 THROTTLE_SMS_VOICE_PER_15_MINUTES = env_int("THROTTLE_SMS_VOICE_PER_15_MINUTES", 5)
 INGEST_MAX_BODY_BYTES = 512 * 1024
+# The inbound log keeps each request this many days; a daily task prunes older rows.
+INBOUND_LOG_RETENTION_DAYS = env_int("INBOUND_LOG_RETENTION_DAYS", 30)
 
 LOGGING = {
     "version": 1,

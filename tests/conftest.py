@@ -102,6 +102,21 @@ def webhook(group) -> Integration:
     return Integration.objects.create(name="Webhook", kind=IntegrationKind.WEBHOOK, group=group)
 
 
+@pytest.fixture
+def grafana(group) -> Integration:
+    return Integration.objects.create(name="Grafana", kind=IntegrationKind.GRAFANA, group=group)
+
+
+@pytest.fixture
+def pagerduty(group) -> Integration:
+    return Integration.objects.create(name="PagerDuty", kind=IntegrationKind.PAGERDUTY, group=group)
+
+
+@pytest.fixture
+def opsgenie(group) -> Integration:
+    return Integration.objects.create(name="Opsgenie", kind=IntegrationKind.OPSGENIE, group=group)
+
+
 def am_alert(fingerprint: str, status: str = "firing", **labels: str) -> dict[str, Any]:
     """One entry of an Alertmanager v4 payload's alerts[]."""
     return {

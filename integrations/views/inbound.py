@@ -18,29 +18,12 @@ from django.views.decorators.csrf import csrf_exempt
 
 from alertops.lib import clock
 from integrations import ingest, protection
+from integrations.endpoints import OPSGENIE_CREATE, PAGERDUTY, PAGERDUTY_CHANGE
 from integrations.models import InboundEvent, IntegrationKind, Outcome
-from integrations.parsers import opsgenie, pagerduty
+from integrations.parsers import opsgenie
 
 log = logging.getLogger(__name__)
 
-PAGERDUTY = ingest.Endpoint(
-    "/v2/enqueue",
-    kinds=(IntegrationKind.PAGERDUTY,),
-    parse=pagerduty.parse,
-    key_in_body=True,
-    style="pagerduty",
-)
-PAGERDUTY_CHANGE = ingest.Endpoint(
-    "/v2/change/enqueue",
-    kinds=(IntegrationKind.PAGERDUTY,),
-    parse=pagerduty.parse_change,
-    key_in_body=True,
-    style="pagerduty",
-    accepted_message="Change event processed",
-)
-OPSGENIE_CREATE = ingest.Endpoint(
-    "/v2/alerts", kinds=(IntegrationKind.OPSGENIE,), parse=opsgenie.parse, style="opsgenie"
-)
 # Opsgenie's names for what a request did, by the endpoint's last part.
 OPSGENIE_ACTION_NAMES = {
     "alerts": "Create",

@@ -33,6 +33,9 @@ LAYERS = [
 INTEGRATIONS = [
     ("Prometheus Alertmanager", IntegrationKind.ALERTMANAGER),
     ("Generic webhook", IntegrationKind.WEBHOOK),
+    ("Grafana", IntegrationKind.GRAFANA),
+    ("PagerDuty Events API", IntegrationKind.PAGERDUTY),
+    ("Opsgenie Alert API", IntegrationKind.OPSGENIE),
 ]
 
 
