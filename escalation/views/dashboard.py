@@ -1,5 +1,7 @@
 """The dashboard: active alerts, one alert with its timeline, and the Outbox."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -54,6 +56,21 @@ def alert_rows(request: HttpRequest) -> HttpResponse:
     return render(request, "escalation/_alert_rows.html", {"alerts": _active_alerts()})
 
 
+# Changes this long before an alert opened are shown with it: a deploy that
+# breaks something comes before the alert it causes.
+CHANGES_BEFORE = timedelta(hours=1)
+
+
+def changes_around(alert: Alert, now) -> list:
+    """The group's change events from an hour before the alert opened until it was resolved."""
+    until = alert.resolved_at or now
+    return list(
+        alert.group.changes.filter(
+            happened_at__gte=alert.created_at - CHANGES_BEFORE, happened_at__lte=until
+        ).order_by("happened_at", "id")[:50]
+    )
+
+
 @login_required
 @require_GET
 def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
@@ -63,6 +80,7 @@ def alert_detail(request: HttpRequest, alert_id: int) -> HttpResponse:
         "escalation/alert_detail.html",
         {
             "alert": alert,
+            "changes": changes_around(alert, clock.now()),
             "events": alert.events.select_related("actor"),
             "notifications": alert.notifications.select_related("user").order_by("created_at"),
             "can_act": request.user.can_respond,

@@ -18,6 +18,8 @@ from escalation.views import dry_run
 from groups.models import Group, Membership
 from schedules import oncall
 
+RECENT_CHANGES = 10
+
 
 @login_required
 @require_GET
@@ -52,6 +54,7 @@ def group_detail(request: HttpRequest, group_id: int) -> HttpResponse:
             "group": group,
             "memberships": group.memberships.select_related("user").order_by("position", "id"),
             "alerts": alerts,
+            "changes": group.changes.select_related("integration")[:RECENT_CHANGES],
             "on_call": oncall.summary(group, clock.now()),
             "schedule": oncall.schedule_of(group),
             "default_name": policy_service.DEFAULT_POLICY_NAME,

@@ -10,6 +10,7 @@ from accounts.models import Channel, ContactMethod, PlatformRole, User
 from alertops.lib import clock
 from escalation.models import EscalationPolicy, EscalationStep, StepTarget
 from groups.models import Group, Membership
+from integrations import setup
 from integrations.models import Integration, IntegrationKind
 from schedules.models import Rotation, RotationMember, Schedule, ShiftUnit
 
@@ -51,7 +52,10 @@ class Command(BaseCommand):
         out.write(f"{'Dashboard:':<26}{base}/")
         out.write(f"{'Admin login:':<26}{ADMIN_USERNAME} / {ADMIN_PASSWORD}")
         for integration in integrations:
-            out.write(f"{integration.name + ':':<26}{base}{integration.url_path}")
+            where = setup.url_of(integration, base)
+            if integration.kind in (IntegrationKind.PAGERDUTY, IntegrationKind.OPSGENIE):
+                where += f"  (key {integration.key})"
+            out.write(f"{integration.name + ':':<26}{where}")
         out.write("")
 
     def load(self) -> list[Integration]:
