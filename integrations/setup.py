@@ -7,6 +7,7 @@ proves works.
 """
 
 import json
+import re
 import shlex
 import uuid
 from dataclasses import dataclass
@@ -80,10 +81,36 @@ def _json(body: dict) -> str:
     return json.dumps(body, separators=(",", ":"))
 
 
-def curl(integration: Integration, base: str, now: datetime) -> str:
+SIMPLE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def mapped_example(mapping: dict[str, str]) -> dict | None:
+    """A body the mapping reads, when its summary and dedup key are plain dotted paths."""
+    body: dict[str, Any] = {}
+    for name, value in (("summary", "Disk full on db-1"), ("dedup_key", "db-1/disk")):
+        path = mapping.get(name, "")
+        if not path:
+            continue
+        if not SIMPLE_PATH.match(path):
+            return None
+        *parents, leaf = path.split(".")
+        node = body
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                return None
+        node[leaf] = value
+    return body or None
+
+
+def curl(integration: Integration, base: str, now: datetime, sample: Any = None) -> str:
+    """A curl line that sends one alert; for a mapped webhook, `sample` (the last
+    payload received) or a body built from the mapping, or "" when neither exists."""
     body = example(integration, "Disk full on db-1", "db-1/disk", now)
     if integration.kind == IntegrationKind.WEBHOOK and integration.mapping:
-        body = {"note": "post your tool's own JSON; the mapping reads it"}
+        body = sample if sample is not None else mapped_example(integration.mapping)
+        if body is None:
+            return ""
     parts = ["curl", "-sS", "-X", "POST", url_of(integration, base)]
     parts += ["-H", "Content-Type: application/json"]
     if integration.kind == IntegrationKind.OPSGENIE:
@@ -105,7 +132,7 @@ def snippets(integration: Integration, base: str) -> list[Snippet]:
                 "    webhook_configs:\n"
                 f"      - url: '{url}'\n"
                 "        send_resolved: true\n",
-                "Route alerts to it with `route: {receiver: alertops}`. One alert opens per "
+                "Send alerts to it from the route (receiver: alertops). One alert opens per "
                 "fingerprint; a resolved notification resolves it.",
             )
         ]

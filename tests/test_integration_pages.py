@@ -379,3 +379,28 @@ def test_pruning_removes_only_rows_past_the_retention(webhook, settings):
     assert retention.prune(T0) == 1
     assert sorted((T0 - e.received_at).days for e in InboundEvent.objects.all()) == [0, 29]
     assert retention.prune(T0, days=0) == 0  # 0 keeps everything
+
+
+def test_curl_line_for_a_mapped_webhook_sends_what_the_mapping_reads(admin_client, webhook, now):
+    webhook.mapping = {"summary": "alert.title", "dedup_key": "id"}
+    webhook.save()
+    page = text(admin_client.get(f"/integrations/{webhook.pk}/"))
+    assert """'{"alert":{"title":"Disk full on db-1"},"id":"db-1/disk"}'""" in page
+
+    post_json(admin_client, webhook, {"alert": {"title": "CPU hot"}, "id": "cpu"})
+    page = text(admin_client.get(f"/integrations/{webhook.pk}/"))
+    assert """'{"alert":{"title":"CPU hot"},"id":"cpu"}'""" in page
+
+    webhook.mapping = {"summary": "join(' ', [a, b])"}
+    webhook.save()
+    webhook.inbound_events.all().delete()
+    assert "Try it with curl" not in text(admin_client.get(f"/integrations/{webhook.pk}/"))
+
+
+def test_log_rows_show_the_payload_pretty_printed_and_cut(admin_client, webhook, now):
+    post_json(admin_client, webhook, {"summary": "Disk full", "details": {"blob": "y" * 5000}})
+    page = text(admin_client.get("/integrations/log/"))
+    assert '{\n  "summary": "Disk full",\n  "details": {\n    "blob": "yyy' in page
+    assert "y" * 1900 in page
+    assert "y" * 2100 not in page
+    assert "\n…</pre>" in page

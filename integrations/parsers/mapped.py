@@ -77,7 +77,7 @@ def check(mapping: dict[str, str]) -> dict[str, str]:
 
 
 def parse(payload: Any, mapping: dict[str, str]) -> list[NormalizedEvent]:
-    def found(name: str) -> Any:
+    def found(name: str, needed: bool = True) -> Any:
         expression = mapping.get(name, "").strip()
         if not expression:
             return None
@@ -86,10 +86,12 @@ def parse(payload: Any, mapping: dict[str, str]) -> list[NormalizedEvent]:
         except MappingError as error:
             raise ParseError(f"the mapping of '{name}' is broken: {error}") from None
         except JMESPathError as error:
+            if not needed:
+                return None
             raise ParseError(f"the mapping of '{name}' ({expression}) failed: {error}") from None
 
-    def text(name: str) -> str:
-        value = found(name)
+    def text(name: str, needed: bool = True) -> str:
+        value = found(name, needed)
         if value is None or isinstance(value, (dict, list)):
             return "" if value is None else _short(value)
         return str(value).strip()
@@ -107,7 +109,11 @@ def parse(payload: Any, mapping: dict[str, str]) -> list[NormalizedEvent]:
     if mapping.get("resolve_when") and found("resolve_when"):
         action = "resolve"
     dedup_key = check_dedup_key(text("dedup_key"), f"the value at {mapping.get('dedup_key')}")
-    summary = text("summary")
+    # Only a trigger needs more than the dedup key: a recovery often lacks the
+    # fields a summary is built from (join() over a missing one is a type
+    # error), and must not be refused for it.
+    needed = action == "trigger"
+    summary = text("summary", needed)
     if action == "trigger" and not summary:
         raise ParseError(
             f"the mapping of 'summary' ({mapping.get('summary')}) found nothing in the payload"
@@ -119,8 +125,8 @@ def parse(payload: Any, mapping: dict[str, str]) -> list[NormalizedEvent]:
         )
     severity = "error"
     if mapping.get("severity"):
-        severity = SEVERITY_WORDS.get(text("severity").lower(), "error")
-    labels = found("labels")
+        severity = SEVERITY_WORDS.get(text("severity", needed).lower(), "error")
+    labels = found("labels", needed)
     return [
         NormalizedEvent(
             action=action,
@@ -128,7 +134,7 @@ def parse(payload: Any, mapping: dict[str, str]) -> list[NormalizedEvent]:
             summary=summary,
             severity=severity,
             details=payload if isinstance(payload, dict) else {"payload": payload},
-            source=text("source"),
+            source=text("source", needed),
             labels=labels if isinstance(labels, dict) else {},
         )
     ]

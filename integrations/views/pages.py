@@ -97,11 +97,13 @@ def _detail(request: HttpRequest, integration: Integration, status: int = 200, *
     base = settings.PUBLIC_BASE_URL
     now = clock.now()
     rules = list(integration.rules.select_related("group"))
+    is_webhook = integration.kind == IntegrationKind.WEBHOOK
+    payload, source = _last_payload(integration) if is_webhook else (None, None)
     context: dict[str, Any] = {
         "integration": integration,
         "url": setup.url_of(integration, base),
         "snippets": setup.snippets(integration, base),
-        "curl": setup.curl(integration, base, now),
+        "curl": setup.curl(integration, base, now, payload if source else None),
         "rules": rules,
         "rule_form": forms.get("rule_form") or RuleForm(),
         "settings_form": forms.get("settings_form") or IntegrationForm(instance=integration),
@@ -110,10 +112,9 @@ def _detail(request: HttpRequest, integration: Integration, status: int = 200, *
         and integration.previous_key_expires_at
         and integration.previous_key_expires_at > now,
         "recent": integration.inbound_events.select_related("alert")[:RECENT_LOG_ROWS],
-        "is_webhook": integration.kind == IntegrationKind.WEBHOOK,
+        "is_webhook": is_webhook,
     }
-    if context["is_webhook"]:
-        payload, source = _last_payload(integration)
+    if is_webhook:
         mapping_form = forms.get("mapping_form") or MappingForm(initial=integration.mapping)
         mapping = forms.get("preview_mapping", integration.mapping)
         context.update(
