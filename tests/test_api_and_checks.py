@@ -160,6 +160,9 @@ def test_demo_creates_admin_group_policy_and_integrations(db):
     assert set(routed.values_list("kind", flat=True)) == {
         IntegrationKind.ALERTMANAGER,
         IntegrationKind.WEBHOOK,
+        IntegrationKind.GRAFANA,
+        IntegrationKind.PAGERDUTY,
+        IntegrationKind.OPSGENIE,
     }
 
 
@@ -186,6 +189,11 @@ def test_demo_prints_where_to_go(db):
     output = demo()
     assert "http://testserver/\n" in output
     assert "admin / admin" in output
-    for integration in Integration.objects.all():
-        assert f"http://testserver/in/{integration.key}/" in output
-    assert Integration.objects.count() == 2
+    by_kind = {i.kind: i for i in Integration.objects.all()}
+    for kind in (IntegrationKind.ALERTMANAGER, IntegrationKind.WEBHOOK, IntegrationKind.GRAFANA):
+        assert f"http://testserver/in/{by_kind[kind].key}/" in output
+    pagerduty = by_kind[IntegrationKind.PAGERDUTY]
+    assert f"http://testserver/v2/enqueue  (key {pagerduty.key})" in output
+    opsgenie = by_kind[IntegrationKind.OPSGENIE]
+    assert f"http://testserver/v2/alerts  (key {opsgenie.key})" in output
+    assert Integration.objects.count() == 5
