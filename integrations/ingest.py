@@ -194,7 +194,7 @@ def _admit(ctx: _Context) -> Any:
         )
     if integration.kind == IntegrationKind.GRAFANA:
         try:
-            grafana.verify(integration, request.body, request.headers)
+            grafana.verify(integration, request.body, request.headers, ctx.now)
         except grafana.SignatureError as error:
             raise Refusal(401, f"signature refused: {error}") from None
     if payload is None:

@@ -13,7 +13,8 @@ TOO_MANY = 429
 
 def find(key: str, now: datetime) -> tuple[Integration | None, bool]:
     """The integration a key opens, and whether it is the previous key (in its grace)."""
-    if not key or len(key) > 64:
+    # No key has a NUL, and PostgreSQL refuses one in a query (a 503 senders retry).
+    if not key or len(key) > 64 or "\x00" in key:
         return None, False
     match = Q(key=key) | Q(previous_key=key, previous_key_expires_at__gt=now)
     integration = Integration.objects.select_related("group").filter(match).first()

@@ -49,12 +49,23 @@ def check_pattern(pattern: str) -> str | None:
 
 
 def values_at(fields: dict[str, Any], path: str) -> list[str]:
-    """The text values at a dotted path; a list gives each of its items."""
+    """The text values at a dotted path; a list gives each of its items.
+
+    A name that itself has dots (Kubernetes' `app.kubernetes.io/name`) is
+    found whole: at each level the longest run of parts that is a key wins.
+    """
     value: Any = fields
-    for part in path.split("."):
-        if not isinstance(value, dict) or part not in value:
+    parts = path.split(".")
+    while parts:
+        if not isinstance(value, dict):
             return []
-        value = value[part]
+        for n in range(len(parts), 0, -1):
+            name = ".".join(parts[:n])
+            if name in value:
+                value, parts = value[name], parts[n:]
+                break
+        else:
+            return []
     items = value if isinstance(value, list) else [value]
     return [_text(item) for item in items if item is not None]
 

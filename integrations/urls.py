@@ -48,7 +48,7 @@ urlpatterns = [
         name="opsgenie-request-status",
     ),
     re_path(
-        r"^v2/alerts/(?P<identifier>[^/]+)/(?P<action>acknowledge|close|notes)/?$",
+        r"^v2/alerts/(?P<identifier>.+?)/(?P<action>acknowledge|close|notes)/?$",
         inbound.opsgenie_action,
         name="opsgenie-action",
     ),

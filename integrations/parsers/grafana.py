@@ -9,6 +9,7 @@ over the body, or over "<timestamp>:<body>" when a timestamp header is set.
 import hashlib
 import hmac
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from integrations.parsers.alertmanager import events_of
@@ -46,8 +47,18 @@ def signature(secret: str, body: bytes, timestamp: str = "") -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def verify(integration: Any, body: bytes, headers: Mapping[str, str]) -> None:
-    """Raise SignatureError unless the signature matches (when a secret is set)."""
+# A signed timestamp further than this from our clock is refused: a replay.
+MAX_TIMESTAMP_SKEW = 300
+
+
+def verify(
+    integration: Any, body: bytes, headers: Mapping[str, str], now: datetime | None = None
+) -> None:
+    """Raise SignatureError unless the signature matches (when a secret is set).
+
+    With a timestamp header, the timestamp must also be within five minutes
+    of `now`, so a captured request cannot be sent again later.
+    """
     if not integration.signing_secret:
         return
     header = integration.signature_header or "X-Grafana-Alerting-Signature"
@@ -60,5 +71,19 @@ def verify(integration: Any, body: bytes, headers: Mapping[str, str]) -> None:
         if not timestamp:
             raise SignatureError(f"the {integration.timestamp_header} header is missing")
     expected = signature(integration.signing_secret, body, timestamp)
-    if not hmac.compare_digest(expected, sent.strip().lower()):
+    if timestamp and now is not None:
+        try:
+            skew = abs(now.timestamp() - int(timestamp))
+        except ValueError:
+            raise SignatureError(
+                f"the {integration.timestamp_header} header must be a Unix time in seconds"
+            ) from None
+        if skew > MAX_TIMESTAMP_SKEW:
+            raise SignatureError(
+                f"the signed timestamp is {int(skew)} s away from this server's clock; "
+                f"at most {MAX_TIMESTAMP_SKEW} s are allowed"
+            )
+    given = sent.strip().lower()
+    # compare_digest raises on non-ASCII text, and a header may carry any byte.
+    if not given.isascii() or not hmac.compare_digest(expected, given):
         raise SignatureError(f"the {header} header does not match the body")

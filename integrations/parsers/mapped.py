@@ -67,6 +67,10 @@ def check(mapping: dict[str, str]) -> dict[str, str]:
         if name not in FIELDS:
             errors[name] = f"unknown field; the mapping can set {', '.join(FIELDS)}"
             continue
+        if not isinstance(expression, str):
+            # Possible through the admin's JSON editor.
+            errors[name] = f"{expression!r} is not a JMESPath expression: it must be text"
+            continue
         try:
             compiled(expression)
         except MappingError as error:
@@ -77,8 +81,18 @@ def check(mapping: dict[str, str]) -> dict[str, str]:
 
 
 def parse(payload: Any, mapping: dict[str, str]) -> list[NormalizedEvent]:
+    # The admin's JSON editor can store anything: refuse it with 400, not a 500
+    # the sender would retry forever.
+    if not isinstance(mapping, dict):
+        raise ParseError("the integration's mapping is broken: it must be an object of fields")
+
     def found(name: str, needed: bool = True) -> Any:
-        expression = mapping.get(name, "").strip()
+        expression = mapping.get(name)
+        if expression is None:
+            return None
+        if not isinstance(expression, str):
+            raise ParseError(f"the mapping of '{name}' is broken: {expression!r} is not text")
+        expression = expression.strip()
         if not expression:
             return None
         try:

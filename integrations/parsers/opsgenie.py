@@ -90,9 +90,11 @@ def parse_action(
         source=optional_str(body, "source"),
     )
     if kind == "alias":
-        event.dedup_key = check_dedup_key(identifier, "alias")
-    elif identifier.isdigit() and len(identifier) <= 18:
-        event.alert_id = int(identifier)
+        # "%00" in the URL: a NUL, which PostgreSQL refuses in a query (a 503 the
+        # sender would retry forever); stored text has U+FFFD in its place.
+        event.dedup_key = check_dedup_key(identifier.replace("\x00", "\ufffd"), "alias")
+    elif identifier.isascii() and identifier.isdigit() and len(identifier) <= 18:
+        event.alert_id = int(identifier)  # isascii: "²" is a digit to isdigit(), not to int()
     else:
         raise ParseError(
             f"no alert has id {identifier!r}: ids here are numbers; "

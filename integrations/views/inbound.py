@@ -166,7 +166,15 @@ def opsgenie_request_status(request: HttpRequest, request_id: str) -> JsonRespon
     integration, _ = protection.find(genie_key(request), clock.now())
     if integration is None or not integration.enabled:
         return answer(401, {"message": "Unknown or disabled integration key (GenieKey)."})
-    event = InboundEvent.objects.filter(integration=integration, request_id=request_id[:36]).first()
+    try:
+        wanted = str(uuid.UUID(request_id))
+    except ValueError:
+        wanted = ""  # not an id this server gave out (and never a NUL in a query)
+    event = (
+        InboundEvent.objects.filter(integration=integration, request_id=wanted).first()
+        if wanted
+        else None
+    )
     if event is None:
         return answer(404, {"message": f"No request {request_id!r} was made with this key."})
     result = event.results[0] if event.results else {}
