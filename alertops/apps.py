@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 
 
 class AlertOpsConfig(AppConfig):
@@ -11,4 +11,10 @@ class AlertOpsConfig(AppConfig):
         from alertops import checks, qcluster
 
         checks.register()
-        post_migrate.connect(qcluster.ensure_schedules, sender=self)
+        # After django_q's own migrations: post_migrate is sent only for apps
+        # with models, and this app has none.
+        post_migrate.connect(
+            qcluster.ensure_schedules,
+            sender=apps.get_app_config("django_q"),
+            dispatch_uid="alertops.ensure_schedules",
+        )

@@ -67,6 +67,12 @@ def release(holder: str, now: datetime) -> None:
     EngineLease.objects.filter(name=LEASE_NAME, holder=holder).update(expires_at=now)
 
 
+def lease_holder() -> str:
+    return (
+        EngineLease.objects.filter(name=LEASE_NAME).values_list("holder", flat=True).first() or ""
+    )
+
+
 def lease_is_live(now: datetime) -> bool:
     return EngineLease.objects.filter(name=LEASE_NAME, expires_at__gt=now).exists()
 
@@ -104,17 +110,24 @@ def run_ticker(
     sleep: Callable[[float], None] = time.sleep,
     enqueue: Callable[[int], None] | None = None,
     successor: bool = True,
+    after: str = "",
 ) -> str:
     """Hold the lease and tick every second for `seconds`, then hand over.
 
     A lease held by somebody else is waited for, up to its lifetime: a holder
     that died (a killed cluster) is replaced within LEASE_TTL, a live one
-    keeps renewing and this ticker gives up.
+    keeps renewing and this ticker gives up. A successor (`after` names the
+    ticker that enqueued it) waits for as long as that ticker holds the lease:
+    under load its last passes may run well past its deadline, and if the
+    successor gave up meanwhile the engine would stop until the watchdog.
     """
     holder = holder or uuid.uuid4().hex
-    give_up_at = now() + LEASE_TTL + timedelta(seconds=TICK_SECONDS)
+    patience = LEASE_TTL + timedelta(seconds=TICK_SECONDS)
+    give_up_at = now() + patience
     while not acquire(holder, now()):
-        if now() >= give_up_at:
+        if after and lease_holder() == after:
+            give_up_at = now() + patience  # the predecessor still ticks; it releases when done
+        elif now() >= give_up_at:
             return "lease held by another ticker"
         sleep(TICK_SECONDS)
     started = now()
@@ -135,7 +148,7 @@ def run_ticker(
                 # Enqueued early, the successor gets through the task queue
                 # (behind any deliveries) while this one still ticks; it then
                 # waits for the lease and takes over within one tick.
-                start_ticker()
+                start_ticker(after=holder)
                 handed_over = True
             if now() >= deadline:
                 break
@@ -148,8 +161,9 @@ def run_ticker(
     return outcome
 
 
-def start_ticker() -> None:
-    async_task("escalation.ticker.run_ticker", task_name="escalation ticker")
+def start_ticker(after: str = "") -> None:
+    """Enqueue a ticker; `after` makes it the successor of that ticker."""
+    async_task("escalation.ticker.run_ticker", after=after, task_name="escalation ticker")
 
 
 def watchdog(now: datetime | None = None) -> str:

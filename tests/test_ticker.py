@@ -51,7 +51,11 @@ class FakeClock:
 def started(monkeypatch) -> list[str]:
     """Records start_ticker calls instead of running a ticker loop inline."""
     calls: list[str] = []
-    monkeypatch.setattr(ticker, "start_ticker", lambda: calls.append("start"))
+    monkeypatch.setattr(
+        ticker,
+        "start_ticker",
+        lambda after="": calls.append(f"start after {after}" if after else "start"),
+    )
     return calls
 
 
@@ -149,7 +153,7 @@ def test_run_ticker_ticks_every_tick_then_hands_over(group, started, monkeypatch
     assert lease().expires_at == T0 + seconds((ticks - 1) * tick + 0.25)
     assert not ticker.lease_is_live(fake.now())
     assert Notification.objects.get().status == "sent"
-    assert started == (["start"] if successor else [])
+    assert started == (["start after A"] if successor else [])
 
 
 def test_run_ticker_stops_when_its_lease_is_stolen(group, started, monkeypatch):
@@ -221,18 +225,24 @@ def test_watchdog_starts_a_ticker_only_without_a_live_lease(db, started, monkeyp
 
 def test_start_ticker_enqueues_the_ticker_task(monkeypatch):
     enqueued = []
-    monkeypatch.setattr(ticker, "async_task", lambda func, **kw: enqueued.append(func))
+    monkeypatch.setattr(ticker, "async_task", lambda func, **kw: enqueued.append((func, kw)))
 
     ticker.start_ticker()
+    ticker.start_ticker(after="A")
 
-    assert enqueued == ["escalation.ticker.run_ticker"]
+    assert [(func, kw["after"]) for func, kw in enqueued] == [
+        ("escalation.ticker.run_ticker", ""),
+        ("escalation.ticker.run_ticker", "A"),
+    ]
 
 
-def test_qcluster_command_starts_the_engine_before_the_cluster(started, monkeypatch):
+def test_qcluster_command_starts_the_engine_before_the_cluster(db, started, monkeypatch):
     from django_q.management.commands.qcluster import Command as QClusterCommand
+    from django_q.models import Schedule
 
     from alertops.management.commands.qcluster import Command
 
+    Schedule.objects.all().delete()
     order = []
     monkeypatch.setattr(ticker, "start_ticker", lambda: order.append("ticker"))
     monkeypatch.setattr(QClusterCommand, "handle", lambda self, *a, **kw: order.append("cluster"))
@@ -240,6 +250,22 @@ def test_qcluster_command_starts_the_engine_before_the_cluster(started, monkeypa
     Command().handle()
 
     assert order == ["ticker", "cluster"]
+    assert Schedule.objects.filter(func="escalation.ticker.watchdog", minutes=1).exists()
+
+
+def test_migrate_creates_the_watchdog_and_pruning_schedules(db):
+    """post_migrate is sent only for apps with models: the schedules hang on django_q's."""
+    from django.core.management.sql import emit_post_migrate_signal
+    from django_q.models import Schedule
+
+    Schedule.objects.all().delete()
+
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+
+    assert set(Schedule.objects.values_list("func", "schedule_type", "repeats")) == {
+        ("escalation.ticker.watchdog", Schedule.MINUTES, -1),
+        ("integrations.retention.prune", Schedule.DAILY, -1),
+    }
 
 
 def test_default_tick_hands_deliveries_to_workers_in_batches(group, monkeypatch):
@@ -278,12 +304,64 @@ def test_successor_is_enqueued_before_the_end_and_only_once(db, monkeypatch):
     fake = FakeClock(T0)
     events = []
     monkeypatch.setattr(ticker, "tick", lambda now, enqueue: events.append(("tick", now)))
-    monkeypatch.setattr(ticker, "start_ticker", lambda: events.append(("start", fake.now())))
+    monkeypatch.setattr(
+        ticker, "start_ticker", lambda after="": events.append(("start", fake.now(), after))
+    )
 
     assert ticker.run_ticker("A", seconds=10, now=fake.now, sleep=fake.sleep) == "finished"
 
-    starts = [at for kind, at in events if kind == "start"]
-    assert starts == [T0 + seconds(10) - ticker.HANDOVER_LEAD]
-    later_ticks = [at for kind, at in events if kind == "tick" and at > starts[0]]
+    starts = [event[1:] for event in events if event[0] == "start"]
+    assert starts == [(T0 + seconds(10) - ticker.HANDOVER_LEAD, "A")]
+    later_ticks = [e[1] for e in events if e[0] == "tick" and e[1] > starts[0][0]]
     assert later_ticks, "the ticker keeps ticking after enqueueing its successor"
     assert not ticker.lease_is_live(fake.now())
+
+
+def test_a_successor_waits_for_its_predecessor_however_long_its_last_passes_take(
+    db, started, monkeypatch
+):
+    """Under load a ticker's last passes can run far past its deadline; the
+    successor it enqueued must not give up meanwhile, or nothing ticks."""
+    ticked = []
+    monkeypatch.setattr(ticker, "tick", lambda now, enqueue: ticked.append(now) or (0, 0))
+    fake = FakeClock(T0)
+    assert ticker.acquire("A", T0)
+
+    def sleep_while_a_renews_for_30_seconds(duration):
+        fake.sleep(duration)
+        if fake.now() < T0 + seconds(30):
+            assert ticker.renew("A", fake.now())
+        elif lease().holder == "A":
+            ticker.release("A", fake.now())
+
+    outcome = ticker.run_ticker(
+        "B",
+        seconds=1,
+        now=fake.now,
+        sleep=sleep_while_a_renews_for_30_seconds,
+        successor=False,
+        after="A",
+    )
+
+    assert outcome == "finished"
+    assert ticked[0] == T0 + seconds(30)
+    assert lease().holder == "B"
+
+
+def test_a_successor_still_gives_up_on_a_ticker_that_is_not_its_predecessor(
+    db, started, monkeypatch
+):
+    monkeypatch.setattr(ticker, "tick", lambda now, enqueue: (0, 0))
+    fake = FakeClock(T0)
+    assert ticker.acquire("other", T0)
+
+    def sleep_while_other_renews(duration):
+        fake.sleep(duration)
+        assert ticker.renew("other", fake.now())
+
+    outcome = ticker.run_ticker(
+        "B", seconds=1, now=fake.now, sleep=sleep_while_other_renews, after="A"
+    )
+
+    assert outcome == "lease held by another ticker"
+    assert sum(fake.slept) == (TTL + seconds(ticker.TICK_SECONDS)).total_seconds()
