@@ -32,6 +32,7 @@ BENCHMARKS = {
     "ingest": ("bench.ingest", 150, "1 min"),
     "fault": ("bench.fault", 240, "1.5 min"),
     "schedule": ("bench.schedule", 120, "40 s"),
+    "throughput": ("bench.throughput", 900, "7 min"),
 }
 # Never reach the network: no real email provider, Twilio or Redis.
 DROPPED_VARIABLES = (
