@@ -71,7 +71,7 @@ def find_active(integration_id: int | None, dedup_key: str) -> Alert | None:
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def raise_alert(
     group: Group,
     data: AlertInput,
@@ -111,23 +111,34 @@ def raise_alert(
         if existing is None:
             raise
         return _count_duplicate(existing, now, actor_label), False
-    record(
-        alert, EventKind.CREATED, f"Alert created: {alert.summary}", now, actor_label=actor_label
-    )
     plan = alert.policy_snapshot
-    if policy is None:
-        record(
-            alert,
-            EventKind.INFO,
-            f"{group.name} has no escalation policy; following the built-in default.",
-            now,
+    entries = [
+        AlertEvent(
+            alert=alert,
+            kind=EventKind.CREATED,
+            message=f"Alert created: {alert.summary}",
+            at=now,
+            actor_label=actor_label,
         )
-    record(
-        alert,
-        EventKind.INFO,
-        f"Escalation started with policy {plan['name']!r} (version {plan['version']}).",
-        now,
+    ]
+    if policy is None:
+        entries.append(
+            AlertEvent(
+                alert=alert,
+                kind=EventKind.INFO,
+                message=f"{group.name} has no escalation policy; following the built-in default.",
+                at=now,
+            )
+        )
+    entries.append(
+        AlertEvent(
+            alert=alert,
+            kind=EventKind.INFO,
+            message=f"Escalation started with policy {plan['name']!r} (version {plan['version']}).",
+            at=now,
+        )
     )
+    AlertEvent.objects.bulk_create(entries)  # one statement: this runs on every new alert
     return alert, True
 
 

@@ -6,6 +6,7 @@ say what comes next; they read no database and no clock, so the engine and
 its tests agree by construction.
 """
 
+import copy
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -75,6 +76,26 @@ def snapshot(policy: EscalationPolicy | None) -> Snapshot:
         }
     # The version is read from the database: steps change it there only.
     version = EscalationPolicy.objects.values_list("version", flat=True).get(pk=policy.pk)
+    key = (policy.pk, version)
+    frozen = _snapshots.get(key)
+    if frozen is None:
+        frozen = _freeze(policy, version)
+        if len(_snapshots) >= SNAPSHOT_CACHE_SIZE:
+            _snapshots.clear()
+        _snapshots[key] = frozen
+    return copy.deepcopy(frozen)
+
+
+# Snapshots by (policy id, version): every save of a policy or its steps
+# raises the version, so a policy's snapshot at a version never changes, and
+# each new alert needs one query (the version) instead of three.
+SNAPSHOT_CACHE_SIZE = 256
+_snapshots: dict[tuple[int, int], Snapshot] = {}
+
+
+def _freeze(policy: EscalationPolicy, version: int) -> Snapshot:
+    # Read again at this version: the caller's object may be older than the row.
+    policy = EscalationPolicy.objects.get(pk=policy.pk)
     steps = policy.steps.order_by("position", "id")
     # Named users are paged in the order they were added to the step (the
     # join table's order), not in the User model's alphabetical order.

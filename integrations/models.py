@@ -60,6 +60,9 @@ class Integration(models.Model):
     mapping = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_received_at = models.DateTimeField(null=True, blank=True)
+    # Raised whenever a routing rule changes, so each process may keep the
+    # rules it read until then (integrations/routing.py).
+    rules_version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -17,7 +17,9 @@ def find(key: str, now: datetime) -> tuple[Integration | None, bool]:
     if not key or len(key) > 64 or "\x00" in key:
         return None, False
     match = Q(key=key) | Q(previous_key=key, previous_key_expires_at__gt=now)
-    integration = Integration.objects.select_related("group").filter(match).first()
+    integration = (
+        Integration.objects.select_related("group__escalation_policy").filter(match).first()
+    )
     if integration is None:
         return None, False
     return integration, integration.key != key

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from django.db.models import F
+from django.db.models.signals import post_delete, post_save
+
 from groups.models import Group
 from integrations.models import Integration, MatchOperator, RoutingRule
 from integrations.parsers import NormalizedEvent
@@ -82,16 +85,42 @@ def route(integration: Integration, rules: list[RoutingRule], event: NormalizedE
     fields = event.fields()
     for rule in rules:
         if matches(rule, fields):
-            return Route(
-                group=rule.group or integration.group,
-                severity=rule.severity or event.severity,
-                rule=rule,
-            )
+            # Read now, not with the cached rule: the group's policy may have changed.
+            group = integration.group
+            if rule.group_id:
+                group = Group.objects.select_related("escalation_policy").get(pk=rule.group_id)
+            return Route(group=group, severity=rule.severity or event.severity, rule=rule)
     return Route(group=integration.group, severity=event.severity)
 
 
+# Rules by (integration id, rules_version): read once per process and version,
+# since nearly every request asks and rules seldom change.
+RULE_CACHE_SIZE = 512
+_rules: dict[tuple[int, int], list[RoutingRule]] = {}
+
+
 def rules_of(integration: Integration) -> list[RoutingRule]:
-    return list(integration.rules.select_related("group__escalation_policy"))
+    key = (integration.pk, integration.rules_version)
+    rules = _rules.get(key)
+    if rules is None:
+        rules = list(integration.rules.all())
+        if len(_rules) >= RULE_CACHE_SIZE:
+            _rules.clear()
+        _rules[key] = rules
+    return rules
+
+
+def rules_changed(integration_id: int) -> None:
+    """Every process reads the integration's rules afresh from now on."""
+    Integration.objects.filter(pk=integration_id).update(rules_version=F("rules_version") + 1)
+
+
+def _on_rule_change(sender, instance: RoutingRule, **kwargs) -> None:
+    rules_changed(instance.integration_id)
+
+
+post_save.connect(_on_rule_change, sender=RoutingRule, dispatch_uid="routing-rule-saved")
+post_delete.connect(_on_rule_change, sender=RoutingRule, dispatch_uid="routing-rule-deleted")
 
 
 @lru_cache(maxsize=1024)

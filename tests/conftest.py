@@ -10,9 +10,11 @@ from django.test import Client
 
 from accounts.models import Channel, ContactMethod, PlatformRole, User
 from alertops.lib import clock
+from escalation import policies
 from escalation.models import EscalationPolicy, EscalationStep, StepTarget
 from escalation.transports import twilio_client
 from groups.models import Group, Membership
+from integrations import routing
 from integrations.models import InboundEvent, Integration, IntegrationKind
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -176,6 +178,14 @@ def fake_twilio(monkeypatch) -> FakeTwilio:
     fake = FakeTwilio()
     monkeypatch.setattr(twilio_client, "make_http_client", lambda: fake)
     return fake
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> None:
+    """Per-process caches keyed by row ids: a rolled-back test's ids come back
+    in the next test (SQLite reuses them), so each test starts with none."""
+    policies._snapshots.clear()
+    routing._rules.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -391,3 +391,48 @@ def test_dotted_paths_still_descend_into_objects():
     assert routing.values_at(fields, "details.a.b") == ["flat"]  # the whole name first
     assert routing.values_at({"details": {"a": {"b": "deep"}}}, "details.a.b") == ["deep"]
     assert routing.values_at(fields, "details.a.c") == []
+
+
+def test_a_changed_rule_applies_to_the_next_event(client, alertmanager, database, frontend, now):
+    """Rules are kept per process by the integration's rules_version: every
+    change (save, delete, reorder) raises it."""
+    first = rule(alertmanager, 0, "labels.team", "db", database)
+    fire(client, alertmanager, "fp1", team="db")
+    assert Alert.objects.get(dedup_key="fp1").group == database
+
+    first.group = frontend
+    first.save()
+    fire(client, alertmanager, "fp2", team="db")
+    assert Alert.objects.get(dedup_key="fp2").group == frontend
+
+    first.delete()
+    fire(client, alertmanager, "fp3", team="db")
+    assert Alert.objects.get(dedup_key="fp3").group == alertmanager.group
+
+
+def test_a_reorder_on_the_page_applies_to_the_next_event(
+    client, alice, alertmanager, database, frontend, now
+):
+    rule(alertmanager, 0, "labels.team", "db", database)
+    second = rule(alertmanager, 1, "labels.team", "db", frontend)
+    fire(client, alertmanager, "fp1", team="db")
+    client.force_login(alice)
+
+    client.post(f"/integrations/{alertmanager.pk}/rules/{second.pk}/up/")
+    fire(client, alertmanager, "fp2", team="db")
+
+    assert Alert.objects.get(dedup_key="fp1").group == database
+    assert Alert.objects.get(dedup_key="fp2").group == frontend
+
+
+def test_a_routed_groups_new_policy_applies_at_once(client, alertmanager, database, now):
+    from escalation.models import EscalationPolicy
+
+    rule(alertmanager, 0, "labels.team", "db", database)
+    fire(client, alertmanager, "fp1", team="db")
+    database.escalation_policy = EscalationPolicy.objects.create(name="DBA nights")
+    database.save()
+
+    fire(client, alertmanager, "fp2", team="db")
+
+    assert Alert.objects.get(dedup_key="fp2").policy_snapshot["name"] == "DBA nights"

@@ -27,7 +27,7 @@ from accounts.permissions import (
     integration_manager_role_names,
 )
 from alertops.lib import clock
-from integrations import ingest, protection, setup
+from integrations import ingest, protection, routing, setup
 from integrations.forms import IntegrationForm, MappingForm, RotateForm, RuleForm
 from integrations.models import InboundEvent, Integration, IntegrationKind, Outcome, RoutingRule
 from integrations.parsers import ParseError, mapped
@@ -224,6 +224,7 @@ def rule_change(
                 rules[i], rules[j] = rules[j], rules[i]
             for position, each in enumerate(rules):
                 RoutingRule.objects.filter(pk=each.pk).update(position=position)
+            routing.rules_changed(integration.pk)
     return redirect(reverse("integration-detail", args=[integration.pk]) + "#routing")
 
 
