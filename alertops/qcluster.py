@@ -1,5 +1,5 @@
 """The q cluster's standing schedules: the engine's one-minute watchdog, and
-the daily pruning of the inbound log.
+the daily pruning of the inbound log, the heartbeats' check every minute.
 
 The escalation engine runs as a ticker task that holds a lease and enqueues
 its successor (see escalation/ticker.py). This Schedule restarts the ticker
@@ -10,6 +10,8 @@ WATCHDOG_FUNC = "escalation.ticker.watchdog"
 WATCHDOG_NAME = "Escalation engine watchdog"
 PRUNE_FUNC = "integrations.retention.prune"
 PRUNE_NAME = "Inbound log pruning"
+HEARTBEAT_FUNC = "integrations.heartbeats.check"
+HEARTBEAT_NAME = "Heartbeat check"
 
 
 def ensure_schedules(**kwargs) -> None:
@@ -29,6 +31,15 @@ def ensure_schedules(**kwargs) -> None:
         defaults={
             "func": PRUNE_FUNC,
             "schedule_type": Schedule.DAILY,
+            "repeats": -1,
+        },
+    )
+    Schedule.objects.update_or_create(
+        name=HEARTBEAT_NAME,
+        defaults={
+            "func": HEARTBEAT_FUNC,
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
             "repeats": -1,
         },
     )

@@ -10,6 +10,7 @@ from integrations.models import Integration, IntegrationKind, MatchOperator, Rou
 from integrations.parsers import mapped
 
 MAX_RATE_LIMIT = 100_000
+MAX_HEARTBEAT_MINUTES = 7 * 24 * 60
 GRACE_CHOICES = [
     ("0", "None: the old key stops at once"),
     ("3600", "1 hour"),
@@ -33,6 +34,33 @@ class IntegrationForm(forms.ModelForm):
         },
     )
 
+    heartbeat_minutes = forms.IntegerField(
+        label="Expect a ping every (minutes)",
+        min_value=1,
+        max_value=MAX_HEARTBEAT_MINUTES,
+        initial=5,
+        required=False,
+        help_text="Heartbeats: how often the job pings.",
+        error_messages={
+            "min_value": "A heartbeat needs at least 1 minute between pings.",
+            "max_value": f"A heartbeat can wait at most {MAX_HEARTBEAT_MINUTES} minutes (a week).",
+            "invalid": "The interval must be a whole number of minutes.",
+        },
+    )
+    heartbeat_grace_minutes = forms.IntegerField(
+        label="Grace (minutes)",
+        min_value=0,
+        max_value=MAX_HEARTBEAT_MINUTES,
+        initial=1,
+        required=False,
+        help_text="How late a ping may be before the alert opens.",
+        error_messages={
+            "min_value": "The grace cannot be negative.",
+            "max_value": f"The grace can be at most {MAX_HEARTBEAT_MINUTES} minutes (a week).",
+            "invalid": "The grace must be a whole number of minutes.",
+        },
+    )
+
     class Meta:
         model = Integration
         fields = [
@@ -41,6 +69,8 @@ class IntegrationForm(forms.ModelForm):
             "group",
             "enabled",
             "rate_limit_per_minute",
+            "heartbeat_minutes",
+            "heartbeat_grace_minutes",
             "signing_secret",
             "signature_header",
             "timestamp_header",
@@ -64,6 +94,9 @@ class IntegrationForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        for name, default in (("heartbeat_minutes", 5), ("heartbeat_grace_minutes", 1)):
+            if data.get(name) is None and name not in self.errors:
+                data[name] = getattr(self.instance, name, None) or default
         signed = data.get("kind") == IntegrationKind.GRAFANA and data.get("signing_secret")
         if signed and not (data.get("signature_header") or "").strip():
             self.add_error("signature_header", "Name the header Grafana puts the signature in.")

@@ -28,7 +28,7 @@ from escalation.models import Alert, AlertStatus
 from integrations import protection, routing
 from integrations.models import ChangeEvent, InboundEvent, Integration, IntegrationKind, Outcome
 from integrations.parsers import PARSERS, NormalizedEvent, ParseError, grafana
-from integrations.parsers.base import CHANGE, NOTE
+from integrations.parsers.base import CHANGE, NOTE, PING
 
 # Outcomes by significance, for the one-word summary of a multi-alert request.
 SIGNIFICANCE = [
@@ -37,6 +37,7 @@ SIGNIFICANCE = [
     Outcome.ACKNOWLEDGED,
     Outcome.NOTED,
     Outcome.CHANGE,
+    Outcome.PING,
     Outcome.DUPLICATE,
     Outcome.SUPPRESSED,
     Outcome.IGNORED,
@@ -71,6 +72,7 @@ class Request:
     oversize: int | None = None
     # Lower-case names.
     headers: Mapping[str, str] = field(default_factory=dict)
+    method: str = "POST"
 
 
 Parse = Callable[[Any, Integration], list[NormalizedEvent]]
@@ -186,6 +188,9 @@ def _admit(ctx: _Context) -> Any:
             f"Sent with the integration's previous key, which stops working at {ends}; "
             "give the sender the new one."
         )
+    heartbeat = integration.kind == IntegrationKind.HEARTBEAT
+    if request.method != "POST" and not heartbeat:
+        raise Refusal(405, "Use POST to send events to this URL.", {"Allow": "POST"})
     if request.oversize is not None:
         raise Refusal(413, _oversize_message(request))
     wait = protection.retry_after(integration, ctx.now)
@@ -201,6 +206,8 @@ def _admit(ctx: _Context) -> Any:
             grafana.verify(integration, request.body, request.headers, ctx.now)
         except grafana.SignatureError as error:
             raise Refusal(401, f"signature refused: {error}") from None
+    if heartbeat:
+        return None  # a ping's body is not read
     if payload is None:
         if endpoint.body_optional and not request.body.strip():
             return None
@@ -277,6 +284,12 @@ def _apply(
         }
 
     label = integration.name + (f" ({event.actor})" if event.actor else "")
+    if event.action == PING:
+        missed = alerts.find_active(integration.pk, event.dedup_key)
+        if missed is None:
+            return result(Outcome.PING, None)
+        alerts.resolve(missed, now, actor_label=label, via=f"a ping to {integration.name}")
+        return result(Outcome.RESOLVED, missed.pk, "the heartbeat is back")
     if event.action == CHANGE:
         where = routing.route(integration, rules or routing.rules_of(integration), event)
         change = ChangeEvent.objects.create(

@@ -14,6 +14,7 @@ class IntegrationKind(models.TextChoices):
     PAGERDUTY = "pagerduty", "PagerDuty Events API v2"
     OPSGENIE = "opsgenie", "Opsgenie Alert API"
     WEBHOOK = "webhook", "Generic JSON webhook"
+    HEARTBEAT = "heartbeat", "Heartbeat"
 
 
 class Integration(models.Model):
@@ -55,6 +56,12 @@ class Integration(models.Model):
         blank=True,
         help_text="Grafana: the timestamp header, when the contact point signs "
         "'timestamp:body' rather than the body alone.",
+    )
+    # Heartbeat: a ping is expected every `heartbeat_minutes`; after that and
+    # the grace, an alert opens for the group (integrations/heartbeats.py).
+    heartbeat_minutes = models.PositiveIntegerField("expect a ping every (minutes)", default=5)
+    heartbeat_grace_minutes = models.PositiveIntegerField(
+        "grace (minutes)", default=1, help_text="How late a ping may be before the alert opens."
     )
     # Generic webhook: JMESPath expressions, by target field (see parsers/mapped.py).
     mapping = models.JSONField(default=dict, blank=True)
@@ -154,6 +161,7 @@ class Outcome(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
     NOTED = "noted", "Note added"
     CHANGE = "change", "Change recorded"
+    PING = "ping", "Heartbeat ping"
     IGNORED = "ignored", "Ignored"
     SUPPRESSED = "suppressed", "Suppressed"
     REJECTED = "rejected", "Rejected"

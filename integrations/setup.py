@@ -72,6 +72,8 @@ def example(integration: Integration, summary: str, dedup_key: str, now: datetim
             "dedup_key": dedup_key,
             "payload": {"summary": summary, "source": "alertops-test", "severity": "error"},
         }
+    if kind == IntegrationKind.HEARTBEAT:
+        return {}
     if kind == IntegrationKind.OPSGENIE:
         return {"message": summary, "alias": dedup_key, "priority": "P3", "source": "alertops-test"}
     return {"summary": summary, "dedup_key": dedup_key, "severity": "error", "source": "test"}
@@ -106,6 +108,8 @@ def mapped_example(mapping: dict[str, str]) -> dict | None:
 def curl(integration: Integration, base: str, now: datetime, sample: Any = None) -> str:
     """A curl line that sends one alert; for a mapped webhook, `sample` (the last
     payload received) or a body built from the mapping, or "" when neither exists."""
+    if integration.kind == IntegrationKind.HEARTBEAT:
+        return f"curl -fsS -m 10 --retry 3 {shlex.quote(url_of(integration, base))}"
     body = example(integration, "Disk full on db-1", "db-1/disk", now)
     if integration.kind == IntegrationKind.WEBHOOK and integration.mapping:
         body = sample if sample is not None else mapped_example(integration.mapping)
@@ -212,6 +216,18 @@ def snippets(integration: Integration, base: str) -> list[Snippet]:
                 f"        api_key: '{key}'\n"
                 "        send_resolved: true\n",
             ),
+        ]
+    if kind == IntegrationKind.HEARTBEAT:
+        every = integration.heartbeat_minutes
+        schedule = f"*/{every} * * * *" if every < 60 and 60 % every == 0 else "<your schedule>"
+        return [
+            Snippet(
+                "crontab: ping after the job succeeds",
+                f"{schedule} /path/to/job && curl -fsS -m 10 --retry 3 '{url}' > /dev/null\n",
+                f"A GET or POST to the URL is a ping; the body is not read. Without one for "
+                f"{every} min and {integration.heartbeat_grace_minutes} min of grace, an alert "
+                f"opens for {integration.group.name}; the next ping resolves it.",
+            )
         ]
     if integration.mapping:
         return [

@@ -198,7 +198,17 @@ def test_only_post_is_allowed(client, webhook, method):
     assert response.status_code == 405
     assert response["Allow"] == "POST"
     assert "POST" in error_of(response)
-    assert InboundEvent.objects.count() == 0
+    assert Alert.objects.count() == 0
+    if method == "get":
+        # GET is a heartbeat's ping, so the key is looked up first and the refusal logged.
+        refused = InboundEvent.objects.get()
+        assert (refused.integration, refused.outcome, refused.status_code) == (
+            webhook,
+            "rejected",
+            405,
+        )
+    else:
+        assert InboundEvent.objects.count() == 0
 
 
 @pytest.mark.parametrize(

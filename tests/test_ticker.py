@@ -265,6 +265,7 @@ def test_migrate_creates_the_watchdog_and_pruning_schedules(db):
     assert set(Schedule.objects.values_list("func", "schedule_type", "repeats")) == {
         ("escalation.ticker.watchdog", Schedule.MINUTES, -1),
         ("integrations.retention.prune", Schedule.DAILY, -1),
+        ("integrations.heartbeats.check", Schedule.MINUTES, -1),
     }
 
 

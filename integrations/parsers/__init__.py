@@ -10,7 +10,7 @@ naming the field that is wrong.
 from collections.abc import Callable
 from typing import Any
 
-from integrations.parsers import alertmanager, grafana, opsgenie, pagerduty, webhook
+from integrations.parsers import alertmanager, grafana, heartbeat, opsgenie, pagerduty, webhook
 from integrations.parsers.base import NormalizedEvent, ParseError
 
 Parser = Callable[[Any, Any], list[NormalizedEvent]]
@@ -21,6 +21,7 @@ PARSERS: dict[str, Parser] = {
     "pagerduty": pagerduty.parse,
     "opsgenie": opsgenie.parse,
     "webhook": webhook.parse,
+    "heartbeat": heartbeat.parse,
 }
 
 __all__ = ["PARSERS", "NormalizedEvent", "ParseError", "Parser"]

@@ -7,10 +7,12 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 
 # What a tool may ask of an alert. A parser may also produce NOTE (add to the
-# timeline of an alert) and CHANGE (a change event, which opens no alert).
+# timeline of an alert), CHANGE (a change event, which opens no alert) and PING.
 ACTIONS = ("trigger", "acknowledge", "resolve")
 NOTE = "note"
 CHANGE = "change"
+# A heartbeat's ping: the integration is alive; it resolves a "missed" alert.
+PING = "ping"
 SEVERITIES = ("critical", "error", "warning", "info")
 # Severity words tools use, to ours.
 SEVERITY_WORDS = {

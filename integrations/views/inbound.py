@@ -65,9 +65,7 @@ def guarded(view: Callable) -> Callable:
     return csrf_exempt(wrapper)
 
 
-def _post_only(request: HttpRequest) -> JsonResponse | None:
-    if request.method == "POST":
-        return None
+def _post_only() -> JsonResponse:
     response = JsonResponse({"error": "Use POST to send events to this URL."}, status=405)
     response["Allow"] = "POST"
     return response
@@ -88,10 +86,11 @@ def _read_body(request: HttpRequest) -> tuple[bytes, int | None]:
     return body, None
 
 
-def _receive(request: HttpRequest, key: str, endpoint: ingest.Endpoint) -> JsonResponse:
-    refused = _post_only(request)
-    if refused:
-        return refused
+def _receive(
+    request: HttpRequest, key: str, endpoint: ingest.Endpoint, methods: tuple[str, ...] = ("POST",)
+) -> JsonResponse:
+    if request.method not in methods:
+        return _post_only()
     body, oversize = _read_body(request)
     received = ingest.Request(
         key=key,
@@ -100,6 +99,7 @@ def _receive(request: HttpRequest, key: str, endpoint: ingest.Endpoint) -> JsonR
         remote_addr=request.META.get("REMOTE_ADDR"),
         oversize=oversize,
         headers={name.lower(): value for name, value in request.headers.items()},
+        method=request.method,
     )
     reply = ingest.receive(received, clock.now(), endpoint)
     response = JsonResponse(reply.body, status=reply.status)
@@ -110,8 +110,8 @@ def _receive(request: HttpRequest, key: str, endpoint: ingest.Endpoint) -> JsonR
 
 @guarded
 def inbound(request: HttpRequest, key: str) -> JsonResponse:
-    """POST /in/<key>/: the body is read by the integration's kind."""
-    return _receive(request, key, ingest.WEBHOOK)
+    """POST /in/<key>/: the body is read by the integration's kind (a heartbeat takes GET too)."""
+    return _receive(request, key, ingest.WEBHOOK, methods=("GET", "POST"))
 
 
 @guarded

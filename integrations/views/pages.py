@@ -27,7 +27,7 @@ from accounts.permissions import (
     integration_manager_role_names,
 )
 from alertops.lib import clock
-from integrations import ingest, protection, routing, setup
+from integrations import heartbeats, ingest, protection, routing, setup
 from integrations.forms import IntegrationForm, MappingForm, RotateForm, RuleForm
 from integrations.models import InboundEvent, Integration, IntegrationKind, Outcome, RoutingRule
 from integrations.parsers import ParseError, mapped
@@ -113,6 +113,10 @@ def _detail(request: HttpRequest, integration: Integration, status: int = 200, *
         and integration.previous_key_expires_at > now,
         "recent": integration.inbound_events.select_related("alert")[:RECENT_LOG_ROWS],
         "is_webhook": is_webhook,
+        "heartbeat": heartbeats.due(integration)
+        if integration.kind == IntegrationKind.HEARTBEAT
+        else None,
+        "now": now,
     }
     if is_webhook:
         mapping_form = forms.get("mapping_form") or MappingForm(initial=integration.mapping)
@@ -159,6 +163,12 @@ def integration_test(request: HttpRequest, integration_id: int) -> HttpResponse:
     if reply.status != 202:
         message = reply.body.get("error") or reply.body.get("message") or str(reply.body)
         messages.error(request, f"The test alert was refused ({reply.status}): {message}")
+    elif integration.kind == IntegrationKind.HEARTBEAT:
+        integration.refresh_from_db()
+        due = heartbeats.due(integration)
+        messages.success(
+            request, f"Ping received; the next is expected by {due.next_ping:%H:%M} UTC."
+        )
     else:
         result = reply.results[0]
         url = reverse("alert-detail", args=[result["alert_id"]])
