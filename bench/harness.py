@@ -311,3 +311,22 @@ def create_due_alerts(count: int, first_due: datetime, window: float) -> dict[in
     with transaction.atomic():
         Alert.objects.bulk_create(alerts, batch_size=500)
     return {alert.pk: alert.next_action_at for alert in alerts}
+
+
+def start_service() -> tuple[Server, int]:
+    """scripts/run (gunicorn and the q cluster), as `make run` starts it, on a free
+    port on 127.0.0.1; returns once gunicorn listens and the engine ticks."""
+    port = free_port()
+    server = Server(
+        "run",
+        ["scripts/run"],
+        {
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "VENV": str(Path(PYTHON).parent.parent),
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        },
+    ).start()
+    wait_for("gunicorn to listen", lambda: port_open(port), 60, [server])
+    wait_for("the engine ticker to start", ticker_is_live, 60, [server])
+    return server, port

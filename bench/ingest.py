@@ -15,7 +15,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from bench import harness
 from bench.harness import BenchError, Report, now, spread
@@ -129,19 +128,7 @@ def measure(report: Report) -> None:
     from escalation.models import Alert, Notification, NotificationStatus
     from integrations.models import Integration
 
-    port = harness.free_port()
-    server = harness.Server(
-        "run",
-        ["scripts/run"],
-        {
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "VENV": str(Path(harness.PYTHON).parent.parent),
-            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        },
-    ).start()
-    harness.wait_for("gunicorn to listen", lambda: harness.port_open(port), 60, [server])
-    harness.wait_for("the engine ticker to start", harness.ticker_is_live, 60, [server])
+    server, port = harness.start_service()
 
     paths = {i.kind: i.url_path for i in Integration.objects.all()}
     sends = send_all(port, paths)

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class IntegrationsConfig(AppConfig):
     name = "integrations"
     verbose_name = "Integrations"
+
+    def ready(self) -> None:
+        # Connects the signals that raise rules_version on every rule change,
+        # wherever the change is made (admin, shell, pages).
+        from integrations import routing  # noqa: F401

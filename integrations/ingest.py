@@ -139,7 +139,8 @@ def receive(request: Request, now: datetime, endpoint: Endpoint = WEBHOOK) -> Re
         reply.headers.update(refusal.headers)
         return reply
     integration = ctx.integration
-    rules = routing.rules_of(integration) if any(e.action == "trigger" for e in events) else []
+    routed = any(e.action in ("trigger", CHANGE) for e in events)
+    rules = routing.rules_of(integration) if routed else []
     with transaction.atomic():
         # In dedup-key order, so requests naming the same alerts lock them in
         # the same order: in payload order they deadlock on PostgreSQL (503).
@@ -291,7 +292,7 @@ def _apply(
         alerts.resolve(missed, now, actor_label=label, via=f"a ping to {integration.name}")
         return result(Outcome.RESOLVED, missed.pk, "the heartbeat is back")
     if event.action == CHANGE:
-        where = routing.route(integration, rules or routing.rules_of(integration), event)
+        where = routing.route(integration, rules, event)
         change = ChangeEvent.objects.create(
             integration=integration,
             group=where.group,

@@ -119,6 +119,16 @@ def opsgenie(group) -> Integration:
     return Integration.objects.create(name="Opsgenie", kind=IntegrationKind.OPSGENIE, group=group)
 
 
+@pytest.fixture
+def disk_alert(client, opsgenie, now):
+    """An alert Opsgenie's API opened, with alias db-1-disk."""
+    from escalation.models import Alert
+    from tests.opsgenie_helpers import create
+
+    create(client, opsgenie, {"message": "Disk full", "alias": "db-1-disk"})
+    return Alert.objects.get()
+
+
 def am_alert(fingerprint: str, status: str = "firing", **labels: str) -> dict[str, Any]:
     """One entry of an Alertmanager v4 payload's alerts[]."""
     return {

@@ -141,9 +141,8 @@ def test_send_test_alert_goes_through_the_integrations_own_path(admin_client, gr
 
     alert = Alert.objects.get()
     assert alert.integration == integration
-    assert alert.summary.endswith(f"Test alert from My {kind}, sent by Alice") or (
-        alert.summary == f"Test alert from My {kind}, sent by Alice"
-    )
+    # Alertmanager and Grafana put the alert's name first: "TestAlert: ...".
+    assert alert.summary.endswith(f"Test alert from My {kind}, sent by Alice")
     assert alert.group == group
     inbound = InboundEvent.objects.get()
     assert inbound.outcome == "created"
@@ -336,9 +335,7 @@ def test_inbound_log_filters_by_integration_and_outcome(admin_client, alertmanag
     everything = text(admin_client.get("/integrations/log/"))
     assert everything.count("<tr>") == 3 + 1  # the header row
     rejected = text(admin_client.get("/integrations/log/?outcome=rejected"))
-    assert "field &#x27;summary&#x27; is required" in html.escape(rejected) or (
-        "field 'summary' is required" in rejected
-    )
+    assert "field 'summary' is required" in rejected
     assert rejected.count("<tr>") == 2 + 1
     only_am = text(admin_client.get(f"/integrations/log/?integration={alertmanager.pk}"))
     assert only_am.count("<tr>") == 1 + 1
