@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from accounts.models import User
-from escalation import policies
+from escalation import policies, signals
 from escalation.models import (
     ACTIVE_STATUSES,
     Alert,
@@ -50,7 +50,7 @@ def record(
     notification: Notification | None = None,
 ) -> AlertEvent:
     """Add an entry to the alert's timeline."""
-    return AlertEvent.objects.create(
+    event = AlertEvent.objects.create(
         alert=alert,
         kind=kind,
         message=message,
@@ -59,6 +59,8 @@ def record(
         actor_label=actor_label,
         notification=notification,
     )
+    signals.announce([event])
+    return event
 
 
 def find_active(integration_id: int | None, dedup_key: str) -> Alert | None:
@@ -139,6 +141,7 @@ def raise_alert(
         )
     )
     AlertEvent.objects.bulk_create(entries)  # one statement: this runs on every new alert
+    signals.announce(entries)
     return alert, True
 
 

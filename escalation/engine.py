@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from escalation import signals
 from escalation.alerts import as_read, record, restart_escalation
 from escalation.models import (
     ACTIVE_STATUSES,
@@ -168,6 +169,7 @@ def _fire(
 
 def _write(events: list[AlertEvent], notifications: list[Notification]) -> None:
     AlertEvent.objects.bulk_create(events)
+    signals.announce(events)
     # A key already taken is a step fired before: writing it again is a no-op.
     Notification.objects.bulk_create(notifications, ignore_conflicts=True)
 

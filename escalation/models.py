@@ -179,6 +179,18 @@ class Alert(models.Model):
     step_index = models.PositiveIntegerField(default=0)
     attempt = models.PositiveIntegerField(default=0)
     next_action_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # An alert that arrived during a maintenance window pages nobody until the
+    # window ends: its first step is due then (integrations/maintenance.py).
+    held_until = models.DateTimeField(null=True, blank=True)
+    hold_reason = models.CharField(max_length=600, blank=True)
+    maintenance_window = models.ForeignKey(
+        "integrations.MaintenanceWindow",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="alerts",
+        help_text="The window the alert arrived in.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -15,6 +15,7 @@ class IntegrationKind(models.TextChoices):
     OPSGENIE = "opsgenie", "Opsgenie Alert API"
     WEBHOOK = "webhook", "Generic JSON webhook"
     HEARTBEAT = "heartbeat", "Heartbeat"
+    EMAIL = "email", "Inbound email"
 
 
 class Integration(models.Model):
@@ -65,6 +66,8 @@ class Integration(models.Model):
     )
     # Generic webhook: JMESPath expressions, by target field (see parsers/mapped.py).
     mapping = models.JSONField(default=dict, blank=True)
+    # Email: keywords, the dedup key's markers and the filters (see integrations/email/).
+    email_rules = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_received_at = models.DateTimeField(null=True, blank=True)
     # Raised whenever a routing rule changes, so each process may keep the
