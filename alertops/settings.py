@@ -185,6 +185,14 @@ THROTTLE_SMS_VOICE_PER_15_MINUTES = env_int("THROTTLE_SMS_VOICE_PER_15_MINUTES",
 INGEST_MAX_BODY_BYTES = 512 * 1024
 # The inbound log keeps each request this many days; a daily task prunes older rows.
 INBOUND_LOG_RETENTION_DAYS = env_int("INBOUND_LOG_RETENTION_DAYS", 30)
+# Inbound email: an email integration's address is <key>@INBOUND_EMAIL_DOMAIN
+# (the domain whose mail the ESP or the local mail server hands over).
+INBOUND_EMAIL_DOMAIN = env_str("INBOUND_EMAIL_DOMAIN", "inbound.alertops.localhost")
+# Outbound webhooks: targets in private, loopback or link-local networks are
+# refused unless this is on (a webhook must not reach into the service's own
+# network); each attempt gives up after OUTBOUND_WEBHOOK_TIMEOUT seconds.
+OUTBOUND_WEBHOOKS_ALLOW_PRIVATE = env_bool("OUTBOUND_WEBHOOKS_ALLOW_PRIVATE", False)
+OUTBOUND_WEBHOOK_TIMEOUT = env_int("OUTBOUND_WEBHOOK_TIMEOUT", 10)
 
 LOGGING = {
     "version": 1,

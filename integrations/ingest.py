@@ -138,23 +138,39 @@ def receive(request: Request, now: datetime, endpoint: Endpoint = WEBHOOK) -> Re
         reply = _refused(ctx, refusal.status, refusal.message)
         reply.headers.update(refusal.headers)
         return reply
-    integration = ctx.integration
+    with transaction.atomic():
+        applied = apply(ctx.integration, events, now)
+        _log(ctx, applied.outcome, ctx.note, 202, applied.results, applied.alert_id)
+    return _accepted(ctx, applied.outcome, applied.results)
+
+
+@dataclass
+class Applied:
+    outcome: str  # the most significant of the results'
+    results: list[dict[str, Any]]
+    alert_id: int | None  # the first alert the events touched
+
+
+def apply(integration: Integration, events: list[NormalizedEvent], now: datetime) -> Applied:
+    """Route and apply normalized events, whatever brought them (a request, an email).
+
+    Call it inside a transaction that also writes the InboundEvent row, so
+    the log and the alerts commit together.
+    """
     routed = any(e.action in ("trigger", CHANGE) for e in events)
     rules = routing.rules_of(integration) if routed else []
-    with transaction.atomic():
-        # In dedup-key order, so requests naming the same alerts lock them in
-        # the same order: in payload order they deadlock on PostgreSQL (503).
-        order = sorted(range(len(events)), key=lambda i: events[i].dedup_key)
-        applied = {i: _apply(integration, rules, events[i], now) for i in order}
-        results = [applied[i] for i in range(len(events))]
-        outcome = min((r["outcome"] for r in results), key=SIGNIFICANCE.index)
-        first_alert = next((r["alert_id"] for r in results if r["alert_id"]), None)
-        _log(ctx, outcome, ctx.note, 202, results=results, alert_id=first_alert)
-        # To the second, as the pages show it: under load, one write a second, not per request.
-        last = integration.last_received_at
-        if last is None or now - last >= LAST_RECEIVED_RESOLUTION or now < last:
-            Integration.objects.filter(pk=integration.pk).update(last_received_at=now)
-    return _accepted(ctx, outcome, results)
+    # In dedup-key order, so requests naming the same alerts lock them in
+    # the same order: in payload order they deadlock on PostgreSQL (503).
+    order = sorted(range(len(events)), key=lambda i: events[i].dedup_key)
+    applied = {i: _apply(integration, rules, events[i], now) for i in order}
+    results = [applied[i] for i in range(len(events))]
+    outcome = min((r["outcome"] for r in results), key=SIGNIFICANCE.index)
+    first_alert = next((r["alert_id"] for r in results if r["alert_id"]), None)
+    # To the second, as the pages show it: under load, one write a second, not per request.
+    last = integration.last_received_at
+    if last is None or now - last >= LAST_RECEIVED_RESOLUTION or now < last:
+        Integration.objects.filter(pk=integration.pk).update(last_received_at=now)
+    return Applied(outcome, results, first_alert)
 
 
 def _admit(ctx: _Context) -> Any:
@@ -176,6 +192,11 @@ def _admit(ctx: _Context) -> Any:
     if integration is None or not integration.enabled:
         why = "integration is disabled" if integration else "no integration has this key"
         raise Refusal(404, f"Unknown or disabled integration key: {why}.", logged=why)
+    if integration.kind == IntegrationKind.EMAIL:
+        raise Refusal(
+            400,
+            f"this key belongs to an email integration: send mail to {integration.email_address}",
+        )
     if endpoint.kinds and integration.kind not in endpoint.kinds:
         wanted = " or ".join(IntegrationKind(k).label for k in endpoint.kinds)
         raise Refusal(

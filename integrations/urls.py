@@ -4,11 +4,13 @@ The tools' paths work with or without a trailing slash: clients differ in
 how they join a base URL and a path.
 """
 
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from integrations.views import inbound, pages
 
 urlpatterns = [
+    path("", include("integrations.email.urls")),
+    path("", include("integrations.outbound.urls")),
     path("integrations/", pages.integration_list, name="integration-list"),
     path("integrations/new/", pages.integration_new, name="integration-new"),
     path("integrations/log/", pages.inbound_log, name="inbound-log"),

@@ -1,5 +1,6 @@
 """Inbound integrations, their routing rules, change events and the inbound log."""
 
+from django.conf import settings
 from django.db import models
 
 from alertops.lib.keys import new_key
@@ -83,6 +84,10 @@ class Integration(models.Model):
     @property
     def url_path(self) -> str:
         return f"/in/{self.key}/"
+
+    @property
+    def email_address(self) -> str:
+        return f"{self.key}@{settings.INBOUND_EMAIL_DOMAIN}"
 
 
 class MatchOperator(models.TextChoices):

@@ -1,0 +1,1 @@
+"""Inbound email: messages from ESPs and local mail servers turned into alerts."""

@@ -1,0 +1,1 @@
+"""Signal receivers of inbound email, connected when the app starts."""

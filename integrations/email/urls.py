@@ -1,0 +1,3 @@
+"""URLs of the email pages."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Outbound webhooks: alert events posted to other systems, signed and retried."""

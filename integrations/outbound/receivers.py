@@ -1,0 +1,1 @@
+"""Signal receivers of outbound webhooks, connected when the app starts."""

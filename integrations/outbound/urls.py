@@ -1,0 +1,3 @@
+"""URLs of the outbound pages."""
+
+urlpatterns: list = []
