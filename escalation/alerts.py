@@ -5,6 +5,7 @@ an acknowledgement and an escalation step can never both win, and each lands
 on the alert's timeline with who did it and when.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +39,15 @@ class AlertInput:
     source: str = ""
     labels: dict[str, Any] = field(default_factory=dict)
     links: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Page nobody about a new alert before `until` (a maintenance window runs)."""
+
+    until: datetime
+    reason: str
+    window_id: int | None = None
 
 
 def record(
@@ -80,17 +90,22 @@ def raise_alert(
     now: datetime,
     integration_id: int | None = None,
     actor_label: str = "",
+    hold: Callable[[], Hold | None] | None = None,
 ) -> tuple[Alert, bool]:
     """Open an alert, or count a duplicate of the active one with the same key.
 
     Returns the alert and whether it was created. Safe under concurrent calls:
     the database allows one active alert per integration and dedup key, and
-    the loser of a race becomes a duplicate.
+    the loser of a race becomes a duplicate. `hold` is asked only when a new
+    alert opens: a Hold makes its first step due when the hold ends, not now.
     """
     existing = find_active(integration_id, data.dedup_key)
     if existing is not None:
         return _count_duplicate(existing, now, actor_label), False
     policy = group.escalation_policy
+    held = hold() if hold is not None else None
+    if held is not None and held.until <= now:
+        held = None
     try:
         with transaction.atomic():
             alert = Alert.objects.create(
@@ -106,7 +121,10 @@ def raise_alert(
                 created_at=now,
                 last_event_at=now,
                 policy_snapshot=policies.snapshot(policy),
-                next_action_at=now,
+                next_action_at=held.until if held else now,
+                held_until=held.until if held else None,
+                hold_reason=held.reason[:600] if held else "",
+                maintenance_window_id=held.window_id if held else None,
             )
     except IntegrityError:
         existing = find_active(integration_id, data.dedup_key)
@@ -132,14 +150,27 @@ def raise_alert(
                 at=now,
             )
         )
-    entries.append(
-        AlertEvent(
-            alert=alert,
-            kind=EventKind.INFO,
-            message=f"Escalation started with policy {plan['name']!r} (version {plan['version']}).",
-            at=now,
+    started = f"policy {plan['name']!r} (version {plan['version']})"
+    if held is None:
+        entries.append(
+            AlertEvent(
+                alert=alert,
+                kind=EventKind.INFO,
+                message=f"Escalation started with {started}.",
+                at=now,
+            )
         )
-    )
+    else:
+        entries.append(
+            AlertEvent(
+                alert=alert,
+                kind=EventKind.WARNING,
+                message=f"Arrived during {held.reason}: nobody is paged until "
+                f"{held.until:%Y-%m-%d %H:%M} UTC. Escalation with {started} starts then, "
+                "unless the alert is resolved or acknowledged before.",
+                at=now,
+            )
+        )
     AlertEvent.objects.bulk_create(entries)  # one statement: this runs on every new alert
     signals.announce(entries)
     return alert, True
@@ -226,7 +257,43 @@ def restart_escalation(now: datetime) -> dict:
         "step_index": 0,
         "attempt": 0,
         "next_action_at": now,
+        "held_until": None,  # a person acted: a maintenance window no longer holds it
     }
+
+
+@transaction.atomic
+def move_hold(alert: Alert, until: datetime | None, now: datetime, why: str) -> bool:
+    """Hold a held alert until `until` instead, or (None) let it escalate now.
+
+    Only while the alert is open and its first step has not fired: once a
+    person has been paged, a maintenance window changing can no longer
+    silence it. False if the alert moved on meanwhile.
+    """
+    if until is not None and until <= now:
+        until = None
+    if alert.held_until is None or until == alert.held_until:
+        return False
+    won = Alert.objects.filter(
+        pk=alert.pk,
+        status=AlertStatus.OPEN,
+        held_until=alert.held_until,
+        next_action_at=alert.held_until,
+        round=0,
+        step_index=0,
+        attempt=0,
+    ).update(
+        held_until=until or now,
+        next_action_at=until or now,
+        last_event_at=now,
+    )
+    if not won:
+        return False
+    if until is None:
+        message = f"{why}: escalation starts now."
+    else:
+        message = f"{why}: nobody is paged until {until:%Y-%m-%d %H:%M} UTC."
+    record(alert, EventKind.INFO, message, now)
+    return True
 
 
 def as_read(alert: Alert):

@@ -11,6 +11,7 @@ import logging
 from datetime import datetime
 
 from django.db import transaction
+from django.utils.text import capfirst
 
 from escalation import signals
 from escalation.alerts import as_read, record, restart_escalation
@@ -135,6 +136,7 @@ def _fire(
         now,
     )
     following = firing.following
+    held = {"held_until": None} if alert.held_until is not None else {}
     moved = _claim(
         alert,
         at=now,
@@ -142,9 +144,20 @@ def _fire(
         step_index=following[0].step if following else alert.step_index,
         attempt=following[0].attempt if following else alert.attempt,
         next_action_at=following[1] if following else None,
+        **held,
     )
     if not moved:
         return 0
+    if held and now >= alert.held_until:
+        events.append(
+            AlertEvent(
+                alert=alert,
+                kind=EventKind.INFO,
+                message=f"{capfirst(alert.hold_reason or 'the hold')} is over and the alert "
+                "is still open: escalation starts now.",
+                at=now,
+            )
+        )
     events.extend(
         AlertEvent(alert=alert, kind=kind, message=message, at=now)
         for kind, message in firing.events

@@ -8,9 +8,11 @@ its group. The next ping resolves it (integrations/ingest.py).
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from alertops.lib import clock
 from escalation import alerts
+from integrations import maintenance
 from integrations.models import Integration, IntegrationKind
 from integrations.parsers.heartbeat import MISSED_KEY
 
@@ -67,6 +69,7 @@ def check(now: datetime | None = None) -> int:
             now,
             integration_id=integration.pk,
             actor_label=integration.name,
+            hold=partial(maintenance.hold_for, integration.pk, integration.group_id, now),
         )
         opened += created
     return opened

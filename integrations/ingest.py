@@ -25,7 +25,7 @@ from django.db import transaction
 
 from escalation import alerts
 from escalation.models import Alert, AlertStatus
-from integrations import protection, routing
+from integrations import maintenance, protection, routing
 from integrations.models import ChangeEvent, InboundEvent, Integration, IntegrationKind, Outcome
 from integrations.parsers import PARSERS, NormalizedEvent, ParseError, grafana
 from integrations.parsers.base import CHANGE, NOTE, PING
@@ -343,12 +343,18 @@ def _apply(
             now,
             integration_id=integration.pk,
             actor_label=label,
+            hold=lambda: maintenance.hold_for(integration.pk, where.group.pk, now),
         )
         if event.note:
             alerts.add_note(alert, event.note, now, actor_label=label)
         message = "" if created else f"duplicate of alert #{alert.pk}"
         if created and where.rule:
             message = f"routed to {where.group.name}"
+        if created and alert.held_until:
+            message = ", ".join(
+                filter(None, [message, f"{alert.hold_reason}: paging waits until its end"])
+            )
+            return result(Outcome.SUPPRESSED, alert.pk, message, where.label)
         return result(
             Outcome.CREATED if created else Outcome.DUPLICATE, alert.pk, message, where.label
         )

@@ -11,6 +11,7 @@ from integrations.views import inbound, pages
 urlpatterns = [
     path("", include("integrations.email.urls")),
     path("", include("integrations.outbound.urls")),
+    path("", include("integrations.maintenance.urls")),
     path("integrations/", pages.integration_list, name="integration-list"),
     path("integrations/new/", pages.integration_new, name="integration-new"),
     path("integrations/log/", pages.inbound_log, name="inbound-log"),

@@ -69,7 +69,16 @@ class MaintenanceWindow(models.Model):
         return f"{self.reason} ({self.scope_name})"
 
     @property
+    def duration_text(self) -> str:
+        hours, minutes = divmod(self.duration_minutes, 60)
+        return " ".join(
+            filter(None, [f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""])
+        )
+
+    @property
     def scope_name(self) -> str:
         if self.integration_id:
             return f"integration {self.integration.name}"
-        return f"group {self.group.name}"
+        if self.group_id:
+            return f"group {self.group.name}"
+        return "nothing"
