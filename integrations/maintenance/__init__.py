@@ -128,7 +128,7 @@ def candidates(integration_id: int | None, group_id: int, at: datetime) -> list[
     return list(
         MaintenanceWindow.objects.filter(scope, starts_at__lte=at + timedelta(days=1))
         .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=at))
-        .filter(Q(repeat_until__isnull=True) | Q(repeat_until__gte=at.date() - timedelta(days=2)))
+        .filter(Q(repeat_until__isnull=True) | Q(repeat_until__gte=at.date() - timedelta(days=32)))
         .select_related("integration", "group")
     )
 
