@@ -23,6 +23,9 @@ class AlertOut(Schema):
     duplicate_count: int
     created_at: datetime
     next_action_at: datetime | None
+    # Set while a maintenance window holds the alert: nobody is paged before then.
+    held_until: datetime | None
+    hold_reason: str
 
     @staticmethod
     def resolve_group(alert: Alert) -> str:

@@ -189,3 +189,13 @@ def test_held_alerts_are_marked_on_the_dashboard_and_the_alert_page(owner, webho
     detail = text(owner.get(f"/alerts/{alert.pk}/"))
     assert "Arrived during maintenance window 'Disk swap'" in detail
     assert "nobody is paged until" in detail
+
+
+def test_the_api_says_until_when_an_alert_is_held(owner, webhook, now):
+    window(integration=webhook, start=T0, minutes=30, reason="Disk swap")
+    post_json(owner, webhook, {"summary": "Disk full"})
+
+    (row,) = owner.get("/api/alerts").json()
+
+    assert row["held_until"].startswith("2026-03-02T09:30")
+    assert "Disk swap" in row["hold_reason"]
