@@ -188,6 +188,16 @@ INBOUND_LOG_RETENTION_DAYS = env_int("INBOUND_LOG_RETENTION_DAYS", 30)
 # Inbound email: an email integration's address is <key>@INBOUND_EMAIL_DOMAIN
 # (the domain whose mail the ESP or the local mail server hands over).
 INBOUND_EMAIL_DOMAIN = env_str("INBOUND_EMAIL_DOMAIN", "inbound.alertops.localhost")
+# The largest email taken, attachments included (ESPs accept 25-35 MB). The
+# inbound log keeps the first INGEST_MAX_BODY_BYTES of each. Request bodies
+# may be this big (plus base64's third, for ESPs that post JSON) so an ESP's
+# webhook is not refused before it is read; webhook URLs keep their own cap.
+INBOUND_EMAIL_MAX_BYTES = env_int("INBOUND_EMAIL_MAX_BYTES", 25 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, INBOUND_EMAIL_MAX_BYTES * 4 // 3 + 1024 * 1024)
+# Mail reaches it through anymail's ESP webhooks (/anymail/<esp>/inbound/), the
+# raw-MIME endpoint /inbound/email/ and `manage.py receive_email`; the first two
+# check HTTP basic auth against ANYMAIL_WEBHOOK_SECRET ("user:password"), and the
+# raw endpoint refuses everything while it is unset.
 # Outbound webhooks: targets in private, loopback or link-local networks are
 # refused unless this is on (a webhook must not reach into the service's own
 # network); each attempt gives up after OUTBOUND_WEBHOOK_TIMEOUT seconds.

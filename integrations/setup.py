@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from integrations import ingest
+from integrations.email import setup as email_setup
 from integrations.endpoints import OPSGENIE_CREATE, PAGERDUTY
 from integrations.models import GRAFANA_SIGNATURE_HEADER, Integration, IntegrationKind
 from integrations.parsers import NormalizedEvent, grafana
@@ -33,6 +34,8 @@ def url_of(integration: Integration, base: str) -> str:
         return f"{base}/v2/enqueue"
     if integration.kind == IntegrationKind.OPSGENIE:
         return f"{base}/v2/alerts"
+    if integration.kind == IntegrationKind.EMAIL:
+        return integration.email_address  # a tool that sends mail is given an address
     return f"{base}{integration.url_path}"
 
 
@@ -110,6 +113,8 @@ def curl(integration: Integration, base: str, now: datetime, sample: Any = None)
     payload received) or a body built from the mapping, or "" when neither exists."""
     if integration.kind == IntegrationKind.HEARTBEAT:
         return f"curl -fsS -m 10 --retry 3 {shlex.quote(url_of(integration, base))}"
+    if integration.kind == IntegrationKind.EMAIL:
+        return email_setup.curl(integration, base)
     body = example(integration, "Disk full on db-1", "db-1/disk", now)
     if integration.kind == IntegrationKind.WEBHOOK and integration.mapping:
         body = sample if sample is not None else mapped_example(integration.mapping)
@@ -124,6 +129,8 @@ def curl(integration: Integration, base: str, now: datetime, sample: Any = None)
 
 
 def snippets(integration: Integration, base: str) -> list[Snippet]:
+    if integration.kind == IntegrationKind.EMAIL:
+        return email_setup.snippets(integration, base)
     url = url_of(integration, base)
     key = integration.key
     kind = integration.kind

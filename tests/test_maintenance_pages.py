@@ -199,3 +199,14 @@ def test_the_api_says_until_when_an_alert_is_held(owner, webhook, now):
 
     assert row["held_until"].startswith("2026-03-02T09:30")
     assert "Disk swap" in row["hold_reason"]
+
+
+def test_the_integration_page_says_it_is_in_maintenance(owner, webhook, group, now):
+    page = text(owner.get(f"/integrations/{webhook.pk}/"))
+    assert "In maintenance" not in page
+    assert "Plan maintenance" in page
+
+    window(group=group, start=T0 - timedelta(minutes=5), minutes=60, reason="Rack move")
+
+    page = text(owner.get(f"/integrations/{webhook.pk}/"))
+    assert "In maintenance Rack move (group Payments) until Mon 2 Mar 10:55 Europe/Berlin" in page

@@ -27,7 +27,8 @@ from accounts.permissions import (
     integration_manager_role_names,
 )
 from alertops.lib import clock
-from integrations import heartbeats, ingest, protection, routing, setup
+from integrations import heartbeats, ingest, maintenance, protection, routing, setup
+from integrations.email import page as email_page
 from integrations.forms import IntegrationForm, MappingForm, RotateForm, RuleForm
 from integrations.models import InboundEvent, Integration, IntegrationKind, Outcome, RoutingRule
 from integrations.parsers import ParseError, mapped
@@ -66,7 +67,8 @@ def integration_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             integration = form.save()
-            messages.success(request, f"{integration.name} is ready: give its URL to the tool.")
+            given = "address" if integration.kind == IntegrationKind.EMAIL else "URL"
+            messages.success(request, f"{integration.name} is ready: give its {given} to the tool.")
             return redirect("integration-detail", integration_id=integration.pk)
         return render(request, "integrations/new.html", {"form": form}, status=400)
     return render(request, "integrations/new.html", {"form": form})
@@ -117,6 +119,7 @@ def _detail(request: HttpRequest, integration: Integration, status: int = 200, *
         if integration.kind == IntegrationKind.HEARTBEAT
         else None,
         "now": now,
+        "maintenance": maintenance.active_for_integration(integration, now),
     }
     if is_webhook:
         mapping_form = forms.get("mapping_form") or MappingForm(initial=integration.mapping)
@@ -127,6 +130,8 @@ def _detail(request: HttpRequest, integration: Integration, status: int = 200, *
             sample_event=source,
             preview=_preview(mapping, payload) if (source and mapping) else None,
         )
+    if integration.kind == IntegrationKind.EMAIL:
+        context.update(email_page.page_context(integration, forms))
     return render(request, "integrations/detail.html", context, status=status)
 
 
@@ -146,7 +151,10 @@ def integration_settings(request: HttpRequest, integration_id: int) -> HttpRespo
         integration.refresh_from_db()
         return _detail(request, integration, 400, settings_form=form)
     form.save()
-    state = "enabled" if integration.enabled else "disabled: its URL answers 404"
+    state = "enabled"
+    if not integration.enabled:
+        email = integration.kind == IntegrationKind.EMAIL
+        state = f"disabled: {'its mail is ignored' if email else 'its URL answers 404'}"
     messages.success(request, f"Saved {integration.name} ({state}).")
     return redirect("integration-detail", integration_id=integration.pk)
 
@@ -155,6 +163,8 @@ def integration_settings(request: HttpRequest, integration_id: int) -> HttpRespo
 @require_POST
 def integration_test(request: HttpRequest, integration_id: int) -> HttpResponse:
     integration = get_object_or_404(Integration.objects.select_related("group"), pk=integration_id)
+    if integration.kind == IntegrationKind.EMAIL:
+        return email_page.send_test(request, integration)  # a sample email, as mail comes in
     summary = f"Test alert from {integration.name}, sent by {request.user.display_name}"
     endpoint, received = setup.test_request(
         integration, summary, clock.now(), request.META.get("REMOTE_ADDR")
