@@ -135,7 +135,7 @@ def counts() -> dict[str, int]:
 
 
 def test_demo_creates_admin_group_policy_and_integrations(db):
-    demo()
+    output = demo()
 
     admin = User.objects.get(username="admin")
     assert admin.is_superuser and admin.is_staff
@@ -163,7 +163,10 @@ def test_demo_creates_admin_group_policy_and_integrations(db):
         IntegrationKind.GRAFANA,
         IntegrationKind.PAGERDUTY,
         IntegrationKind.OPSGENIE,
+        IntegrationKind.EMAIL,
     }
+    email = Integration.objects.get(kind=IntegrationKind.EMAIL)
+    assert f"{email.key}@inbound.alertops.localhost" in output
 
 
 def test_demo_group_pages_its_primary_by_email_and_sms(db):
@@ -196,4 +199,4 @@ def test_demo_prints_where_to_go(db):
     assert f"http://testserver/v2/enqueue  (key {pagerduty.key})" in output
     opsgenie = by_kind[IntegrationKind.OPSGENIE]
     assert f"http://testserver/v2/alerts  (key {opsgenie.key})" in output
-    assert Integration.objects.count() == 5
+    assert Integration.objects.count() == 6

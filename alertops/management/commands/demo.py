@@ -37,6 +37,7 @@ INTEGRATIONS = [
     ("Grafana", IntegrationKind.GRAFANA),
     ("PagerDuty Events API", IntegrationKind.PAGERDUTY),
     ("Opsgenie Alert API", IntegrationKind.OPSGENIE),
+    ("Inbound email", IntegrationKind.EMAIL),
 ]
 
 
