@@ -184,7 +184,7 @@ def snippets(integration: Integration, base: str) -> list[Snippet]:
             "Body: the whole message, as the mail server received it\n",
             "For a mail server that can post to a URL. Answers 202 with what became of the "
             "mail, 401 without the secret, 413 over "
-            f"{settings.INGEST_MAX_BODY_BYTES // 1024} KB, 400 for what is not an email, 404 "
+            f"{settings.INBOUND_EMAIL_MAX_BYTES // 2**20} MB, 400 for what is not an email, 404 "
             "when no integration has the address. Add ?recipient=<address> for the envelope "
             "recipient when the headers do not name it (Bcc).",
         ),
