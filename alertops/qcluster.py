@@ -1,5 +1,7 @@
 """The q cluster's standing schedules: the engine's one-minute watchdog, and
-the daily pruning of the inbound log, the heartbeats' check every minute.
+the daily pruning of the inbound log, the heartbeats' check every minute,
+and the outbound webhooks' sweep every minute (it sends retries when they
+are due: django-q has no ETA, so a retry is a due row the sweep finds).
 
 The escalation engine runs as a ticker task that holds a lease and enqueues
 its successor (see escalation/ticker.py). This Schedule restarts the ticker
@@ -12,6 +14,8 @@ PRUNE_FUNC = "integrations.retention.prune"
 PRUNE_NAME = "Inbound log pruning"
 HEARTBEAT_FUNC = "integrations.heartbeats.check"
 HEARTBEAT_NAME = "Heartbeat check"
+OUTBOUND_FUNC = "integrations.outbound.delivery.sweep"
+OUTBOUND_NAME = "Outbound webhook deliveries"
 
 
 def ensure_schedules(**kwargs) -> None:
@@ -38,6 +42,15 @@ def ensure_schedules(**kwargs) -> None:
         name=HEARTBEAT_NAME,
         defaults={
             "func": HEARTBEAT_FUNC,
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
+    )
+    Schedule.objects.update_or_create(
+        name=OUTBOUND_NAME,
+        defaults={
+            "func": OUTBOUND_FUNC,
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
             "repeats": -1,

@@ -370,6 +370,7 @@ def escalate_now(alert: Alert, now: datetime, by: User | None = None, via: str =
     return True
 
 
+@transaction.atomic  # with what its timeline entry announces (an outbound webhook's delivery)
 def add_note(
     alert: Alert, text: str, now: datetime, by: User | None = None, actor_label: str = ""
 ) -> AlertEvent:

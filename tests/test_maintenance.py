@@ -325,3 +325,16 @@ def test_a_missed_heartbeat_in_a_window_pages_nobody(group, now):
 def test_an_unknown_zone_is_read_as_utc(group, zone):
     w = window(group=group, start=T0, minutes=60, zone=zone, repeat="daily")
     assert maintenance.current(w, T0 + timedelta(days=3, minutes=5))
+
+
+def test_outbound_webhooks_are_told_the_alert_is_held(client, webhook, now):
+    from tests.outbound_helpers import deliveries, make_webhook
+
+    make_webhook("https://tickets.example.com/hook", events=["created"])
+    window(integration=webhook, start=T0, minutes=30, reason="Disk swap")
+
+    send(client, webhook)
+
+    (created,) = deliveries()
+    assert created.payload["alert"]["held_until"] == "2026-03-02T09:30:00.000Z"
+    assert "Disk swap" in created.payload["alert"]["hold_reason"]

@@ -266,6 +266,7 @@ def test_migrate_creates_the_watchdog_and_pruning_schedules(db):
         ("escalation.ticker.watchdog", Schedule.MINUTES, -1),
         ("integrations.retention.prune", Schedule.DAILY, -1),
         ("integrations.heartbeats.check", Schedule.MINUTES, -1),
+        ("integrations.outbound.delivery.sweep", Schedule.MINUTES, -1),
     }
 
 
