@@ -141,6 +141,8 @@ def example_alert(now: datetime) -> dict[str, Any]:
         "labels": {"alertname": "DiskFull", "instance": "db-1", "team": "storage"},
         "links": [{"href": "https://grafana.example.com/d/disk", "text": "Dashboard"}],
         "details": {"free": "0 B", "mount": "/var/lib/postgresql"},
+        "held_until": None,
+        "hold_reason": "",
     }
 
 
