@@ -31,6 +31,18 @@ def now(monkeypatch):
     return Now
 
 
+# Who may use the pages of integrations, maintenance windows and outbound
+# webhooks: (platform role, allowed), for parametrized permission tests.
+INTEGRATION_MANAGER_ROLES = [
+    (PlatformRole.OWNER, True),
+    (PlatformRole.APP_ADMIN, True),
+    (PlatformRole.INTEGRATIONS_ADMIN, True),
+    (PlatformRole.GROUP_ADMIN, False),
+    (PlatformRole.BASIC, False),
+    (PlatformRole.STAKEHOLDER, False),
+]
+
+
 def last_inbound() -> InboundEvent | None:
     return InboundEvent.objects.order_by("-id").first()
 

@@ -8,12 +8,11 @@ from datetime import timedelta
 import pytest
 from django.utils.html import strip_tags
 
-from accounts.models import PlatformRole
 from escalation.models import Alert
 from groups.models import Group
 from integrations import retention
 from integrations.models import InboundEvent, Integration, IntegrationKind, RoutingRule
-from tests.conftest import T0, am_alert, am_payload, make_user, post_json
+from tests.conftest import INTEGRATION_MANAGER_ROLES, T0, am_alert, am_payload, make_user, post_json
 
 
 def text(response) -> str:
@@ -31,17 +30,7 @@ def admin_client(client, alice):
     return client
 
 
-@pytest.mark.parametrize(
-    "role, allowed",
-    [
-        (PlatformRole.OWNER, True),
-        (PlatformRole.APP_ADMIN, True),
-        (PlatformRole.INTEGRATIONS_ADMIN, True),
-        (PlatformRole.GROUP_ADMIN, False),
-        (PlatformRole.BASIC, False),
-        (PlatformRole.STAKEHOLDER, False),
-    ],
-)
+@pytest.mark.parametrize("role, allowed", INTEGRATION_MANAGER_ROLES)
 def test_only_integration_managers_see_the_pages(client, alertmanager, role, allowed):
     client.force_login(make_user("someone", role))
     urls = [

@@ -8,11 +8,10 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils.html import strip_tags
 
-from accounts.models import PlatformRole
 from escalation import engine
 from escalation.models import Alert, Notification
 from integrations.models import MaintenanceWindow
-from tests.conftest import T0, make_user, post_json
+from tests.conftest import INTEGRATION_MANAGER_ROLES, T0, make_user, post_json
 from tests.maintenance_helpers import BERLIN, window
 
 URL = "/integrations/maintenance/"
@@ -42,17 +41,7 @@ def owner(client, alice):
     return client
 
 
-@pytest.mark.parametrize(
-    "role, allowed",
-    [
-        (PlatformRole.OWNER, True),
-        (PlatformRole.APP_ADMIN, True),
-        (PlatformRole.INTEGRATIONS_ADMIN, True),
-        (PlatformRole.GROUP_ADMIN, False),
-        (PlatformRole.BASIC, False),
-        (PlatformRole.STAKEHOLDER, False),
-    ],
-)
+@pytest.mark.parametrize("role, allowed", INTEGRATION_MANAGER_ROLES)
 def test_only_integration_managers_use_the_page(client, group, role, allowed, now):
     w = window(group=group, start=T0 + timedelta(hours=1), minutes=30)
     client.force_login(make_user("someone", role))

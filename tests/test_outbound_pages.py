@@ -13,12 +13,11 @@ from datetime import timedelta
 import pytest
 from django.utils.html import strip_tags
 
-from accounts.models import PlatformRole
 from groups.models import Group
 from integrations import retention
 from integrations.models import OutboundWebhook, WebhookDelivery
 from integrations.outbound import delivery, payloads
-from tests.conftest import T0, make_user
+from tests.conftest import INTEGRATION_MANAGER_ROLES, T0, make_user
 from tests.outbound_helpers import Receiver, deliveries, make_webhook, open_alert
 
 PUBLIC_URL = "https://93.184.215.14/hooks/alertops"
@@ -51,17 +50,7 @@ def receiver(settings):
         yield server
 
 
-@pytest.mark.parametrize(
-    "role, allowed",
-    [
-        (PlatformRole.OWNER, True),
-        (PlatformRole.APP_ADMIN, True),
-        (PlatformRole.INTEGRATIONS_ADMIN, True),
-        (PlatformRole.GROUP_ADMIN, False),
-        (PlatformRole.BASIC, False),
-        (PlatformRole.STAKEHOLDER, False),
-    ],
-)
+@pytest.mark.parametrize("role, allowed", INTEGRATION_MANAGER_ROLES)
 def test_only_integration_managers_see_the_pages(client, db, role, allowed):
     webhook = make_webhook(PUBLIC_URL)
     client.force_login(make_user("someone", role))
