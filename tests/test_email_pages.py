@@ -309,3 +309,16 @@ def test_check_deploy_warns_on_a_local_deployment_too():
 def test_a_well_set_up_deployment_has_no_email_warnings():
     assert email_checks.inbound_email_settings() == []
     assert email_checks.inbound_email_deploy_settings() == []
+
+
+def test_the_inbound_log_says_what_an_email_without_integration_was(admin_client, mailbox):
+    from tests.email_helpers import message
+
+    deliver(message("nobody@inbound.alertops.localhost"))
+    deliver(message("reply+1.1.00000000000000000000@inbound.alertops.localhost", body="ack"))
+
+    page = admin_client.get("/integrations/log/").content.decode()
+
+    assert '<span class="muted">no integration has the address</span>' in page
+    assert '<span class="muted">reply to an alert email</span>' in page
+    assert '<span class="muted">unknown key</span>' not in page
