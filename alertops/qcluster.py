@@ -21,38 +21,14 @@ OUTBOUND_NAME = "Outbound webhook deliveries"
 def ensure_schedules(**kwargs) -> None:
     from django_q.models import Schedule
 
-    Schedule.objects.update_or_create(
-        name=WATCHDOG_NAME,
-        defaults={
-            "func": WATCHDOG_FUNC,
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
-    Schedule.objects.update_or_create(
-        name=PRUNE_NAME,
-        defaults={
-            "func": PRUNE_FUNC,
-            "schedule_type": Schedule.DAILY,
-            "repeats": -1,
-        },
-    )
-    Schedule.objects.update_or_create(
-        name=HEARTBEAT_NAME,
-        defaults={
-            "func": HEARTBEAT_FUNC,
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
-    Schedule.objects.update_or_create(
-        name=OUTBOUND_NAME,
-        defaults={
-            "func": OUTBOUND_FUNC,
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
+    every_minute = {"schedule_type": Schedule.MINUTES, "minutes": 1}
+    standing = [
+        (WATCHDOG_NAME, WATCHDOG_FUNC, every_minute),
+        (PRUNE_NAME, PRUNE_FUNC, {"schedule_type": Schedule.DAILY}),
+        (HEARTBEAT_NAME, HEARTBEAT_FUNC, every_minute),
+        (OUTBOUND_NAME, OUTBOUND_FUNC, every_minute),
+    ]
+    for name, func, timing in standing:
+        Schedule.objects.update_or_create(
+            name=name, defaults={"func": func, "repeats": -1, **timing}
+        )

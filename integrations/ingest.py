@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from escalation import alerts
+from escalation import alerts, signals
 from escalation.models import Alert, AlertStatus
 from integrations import maintenance, protection, routing
 from integrations.models import ChangeEvent, InboundEvent, Integration, IntegrationKind, Outcome
@@ -162,7 +162,8 @@ def apply(integration: Integration, events: list[NormalizedEvent], now: datetime
     # In dedup-key order, so requests naming the same alerts lock them in
     # the same order: in payload order they deadlock on PostgreSQL (503).
     order = sorted(range(len(events)), key=lambda i: events[i].dedup_key)
-    applied = {i: _apply(integration, rules, events[i], now) for i in order}
+    with signals.batched():  # outbound webhooks read their subscriptions once per request
+        applied = {i: _apply(integration, rules, events[i], now) for i in order}
     results = [applied[i] for i in range(len(events))]
     outcome = min((r["outcome"] for r in results), key=SIGNIFICANCE.index)
     first_alert = next((r["alert_id"] for r in results if r["alert_id"]), None)

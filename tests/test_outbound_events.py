@@ -170,6 +170,33 @@ def test_many_alerts_in_one_request_wake_the_sender_once(
     assert len(callbacks) == 1
 
 
+def test_many_alerts_in_one_request_read_the_webhooks_once(alertmanager, client, now, monkeypatch):
+    from integrations.outbound import events
+
+    make_webhook(URL)
+    reads = []
+    real = events.subscribers
+    monkeypatch.setattr(events, "subscribers", lambda: reads.append(1) or real())
+    body = am_payload(am_alert("fp1"), am_alert("fp2"), am_alert("fp3"))
+
+    assert post_json(client, alertmanager, body).status_code == 202
+
+    assert events_sent() == ["created"] * 3
+    assert len(reads) == 1
+
+
+def test_a_batch_that_fails_announces_nothing(group):
+    make_webhook(URL)
+    with pytest.raises(RuntimeError), transaction.atomic(), signals.batched():
+        open_alert(group)
+        raise RuntimeError("the request failed")
+    assert not WebhookDelivery.objects.exists()
+    with signals.batched(), signals.batched():  # nested: the outer one sends
+        open_alert(group, key="other")
+        assert not WebhookDelivery.objects.exists()
+    assert events_sent() == ["created"]
+
+
 def test_nothing_to_tell_costs_no_query_and_no_webhook_one(group, django_assert_num_queries):
     alert = open_alert(group)
     info = AlertEvent(alert=alert, kind=EventKind.INFO, message="fyi", at=T0)

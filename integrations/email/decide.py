@@ -101,9 +101,10 @@ def dedup_key(rules: Rules, mail: Mail) -> tuple[str, str]:
     if rules.dedup_regex or rules.dedup_start:
         for place in places:
             text = getattr(mail, place)
-            value = _by_regex(rules.dedup_regex, text) if rules.dedup_regex else ""
-            if rules.dedup_start:
+            if rules.dedup_start:  # markers or a regex, never both (rules.py)
                 value = _between(rules.dedup_start, rules.dedup_end, text)
+            else:
+                value = _by_regex(rules.dedup_regex, text)
             if value:
                 return bounded(value), f"dedup key {value[:80]!r} from the {place}"
         how = "regex" if rules.dedup_regex else "markers"

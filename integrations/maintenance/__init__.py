@@ -206,14 +206,9 @@ def listing(windows: Iterable[MaintenanceWindow], now: datetime) -> dict[str, li
         upcoming = next_occurrence(window, now)
         if window.ended_at is not None and window.ended_at <= now:
             upcoming = None
-        item = Listed(window, running, upcoming, last_occurrence(window, now))
-        if running:
-            held = held_alerts(window, now).filter(maintenance_window=window).count()
-            shown["current"].append(Listed(window, running, upcoming, item.last, held))
-        elif upcoming:
-            shown["planned"].append(item)
-        else:
-            shown["past"].append(item)
+        held = held_alerts(window, now).filter(maintenance_window=window).count() if running else 0
+        item = Listed(window, running, upcoming, last_occurrence(window, now), held)
+        shown["current" if running else "planned" if upcoming else "past"].append(item)
     shown["planned"].sort(key=lambda i: i.next.start)
     shown["past"].sort(key=lambda i: i.last.end if i.last else i.window.starts_at, reverse=True)
     return shown
